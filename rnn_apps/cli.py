@@ -1,0 +1,128 @@
+"""The `rnn-apps` command line: `rnn-apps <task> <verb> [options]`.
+
+Each task module (`rnn_apps.tasks.<task>`) exposes `register_cli(subparsers)`, which adds its
+`<task>` parser with the verbs `train`, `evaluate`, `predict`, `export`; every verb parser gets
+the common options of `add_common_args` and sets `func(args) -> int`.
+
+Bad input (`rnn_apps.UserInputError`, a missing file ...) ends with one line on stderr and exit
+status 2, never a Python traceback; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+TASK_MODULES = ("sentiment", "textgen", "forecast")
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Adds the options every verb understands."""
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="dataset mirror/cache folder (default: $RNN_APPS_DATA_DIR, else download)",
+    )
+    parser.add_argument(
+        "--output-dir", default=None, help="where models, plots and reports are written"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for repeatable runs")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="TOML or YAML file whose keys override the task's default configuration",
+    )
+
+
+def load_config_file(path: str | os.PathLike | None) -> dict[str, Any]:
+    """Reads a TOML (`.toml`) or YAML (`.yaml`/`.yml`) file of configuration overrides.
+
+    Raises:
+        UserInputError: the file is missing, unreadable, of another type, or not a mapping.
+    """
+    from rnn_apps.errors import UserInputError
+
+    if path is None:
+        return {}
+    p = Path(path)
+    if not p.is_file():
+        raise UserInputError(f"--config file {str(p)!r} does not exist.")
+    try:
+        if p.suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+            data = tomllib.loads(p.read_text())
+        elif p.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(p.read_text()) or {}
+        else:
+            raise UserInputError(f"--config file {str(p)!r} must end in .toml, .yaml or .yml.")
+    except UserInputError:
+        raise
+    except Exception as err:
+        raise UserInputError(f"--config file {str(p)!r} could not be parsed: {err}") from err
+    if not isinstance(data, dict):
+        raise UserInputError(f"--config file {str(p)!r} must hold a mapping of option: value.")
+    return data
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every available task registered."""
+    from rnn_apps import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rnn-apps",
+        description=(
+            "Train, evaluate, run and export recurrent models for sentiment classification, "
+            "text generation and time-series forecasting."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"rnn_apps {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="task", metavar="<task>")
+    for name in TASK_MODULES:
+        try:
+            module = importlib.import_module(f"rnn_apps.tasks.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"rnn_apps.tasks.{name}":
+                raise
+            continue
+        register = getattr(module, "register_cli", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rnn-apps` console script."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    from rnn_apps.errors import UserInputError
+
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        print("rnn-apps: interrupted", file=sys.stderr)
+        return 130
+    except (UserInputError, FileNotFoundError, PermissionError, RuntimeError, ValueError) as err:
+        if args.debug:
+            raise
+        print(f"rnn-apps: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,453 @@
+"""Export core: SavedModels with named signatures, metadata, and verification.
+
+Every pipeline exports through `export_saved_model`:
+
+1. a `keras.export.ExportArchive` tracks the model(s) and the preprocessing layers (lookup
+   tables and vocabularies travel with the graph) and gets one endpoint per signature;
+2. `metadata.json` (task, package/TF/Keras versions, signature specs, vocabulary or scaling
+   facts, metrics) is written among the SavedModel's assets;
+3. the SavedModel is written to a temporary folder next to the destination, verified, and only
+   then renamed into place, so a crash never leaves a half-written model where a good one was;
+4. verification loads it in a fresh `python -I` subprocess that never imports rnn_apps, runs
+   every signature on sample inputs, compares with the in-process results, and refuses graphs
+   that hold device-specific ops (`CudnnRNN*`), which would not serve on a CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+METADATA_FILENAME = "metadata.json"
+DEVICE_SPECIFIC_OP_PREFIXES = ("CudnnRNN",)
+
+_DT_NAMES = {
+    1: "DT_FLOAT",
+    2: "DT_DOUBLE",
+    3: "DT_INT32",
+    4: "DT_UINT8",
+    6: "DT_INT8",
+    7: "DT_STRING",
+    9: "DT_INT64",
+    10: "DT_BOOL",
+    19: "DT_HALF",
+}
+
+
+class ExportVerificationError(RuntimeError):
+    """The written SavedModel does not reproduce the in-process results, or is not portable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """One signature of an exported SavedModel.
+
+    Attributes:
+        name: Signature name (`"serving_default"`, `"generate"`, `"score"` ...).
+        fn: Function of the signature's inputs (positional, in `input_signature` order) that
+            returns a dict of named output tensors.
+        input_signature: One `tf.TensorSpec` per input; its `name` becomes the input's name.
+    """
+
+    name: str
+    fn: Callable[..., Mapping[str, Any]]
+    input_signature: Sequence[Any]
+
+
+@dataclasses.dataclass
+class ExportReport:
+    """What `export_saved_model` wrote and checked."""
+
+    path: Path
+    metadata: dict[str, Any]
+    verified: bool
+    max_abs_diff: dict[str, float]
+    summary: str
+
+
+def _spec_json(spec: Any) -> dict[str, Any]:
+    shape = None if spec.shape.rank is None else [d for d in spec.shape.as_list()]
+    return {"name": spec.name, "dtype": spec.dtype.name, "shape": shape}
+
+
+def _to_jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _to_jsonable(dataclasses.asdict(value))
+    return value
+
+
+def _run_endpoint_in_process(endpoint: Endpoint, inputs: Mapping[str, np.ndarray]):
+    import tensorflow as tf
+
+    args = []
+    for spec in endpoint.input_signature:
+        if spec.name not in inputs:
+            raise ValueError(
+                f"sample_inputs for endpoint {endpoint.name!r} lack input {spec.name!r}; "
+                f"give one array per input ({[s.name for s in endpoint.input_signature]})."
+            )
+        args.append(tf.constant(inputs[spec.name], dtype=spec.dtype))
+    outputs = tf.function(endpoint.fn, input_signature=list(endpoint.input_signature))(*args)
+    return {k: np.asarray(v.numpy()) for k, v in outputs.items()}
+
+
+def export_saved_model(
+    path: str | os.PathLike,
+    *,
+    endpoints: Sequence[Endpoint],
+    track: Sequence[Any],
+    metadata: Mapping[str, Any] | None = None,
+    sample_inputs: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    verify: bool = True,
+    overwrite: bool = True,
+    atol: float = 1e-5,
+) -> ExportReport:
+    """Writes a SavedModel with named signatures and `assets/metadata.json`, then verifies it.
+
+    Args:
+        path: Destination folder.
+        endpoints: The signatures; the first is also `serving_default` unless one is named so.
+        track: Keras models and layers (and TF trackables) the endpoint functions use; lookup
+            layers must be listed so their tables are saved.
+        metadata: Task facts to record (task name, vocabulary or scaling facts, metrics ...).
+            Package/TF/Keras versions, creation time and the signature specs are added.
+        sample_inputs: `{endpoint name: {input name: array}}` to verify with; endpoints
+            without samples are only checked for loadability.
+        verify: Run `verify_saved_model` before moving the export into place.
+        overwrite: Replace an existing export at `path` (atomically); if False, an existing
+            folder raises `FileExistsError`.
+        atol: Tolerance for float outputs in verification.
+
+    Returns:
+        An `ExportReport` with the path, the metadata, the verification diffs and the
+        signature summary.
+
+    Raises:
+        ValueError: no endpoints, duplicate names, or bad sample inputs.
+        FileExistsError: `path` exists and `overwrite` is False.
+        ExportVerificationError: the written model does not reproduce the in-process results
+            or holds device-specific ops. Nothing at `path` is touched in that case.
+    """
+    import keras
+    import tensorflow as tf
+
+    from rnn_apps import __version__
+
+    path = Path(path)
+    if not endpoints:
+        raise ValueError("endpoints is empty: give at least one Endpoint to export.")
+    names = [e.name for e in endpoints]
+    if len(set(names)) != len(names):
+        raise ValueError(f"endpoint names must be unique, got {names}.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+    sample_inputs = dict(sample_inputs or {})
+    unknown = set(sample_inputs) - set(names)
+    if unknown:
+        raise ValueError(f"sample_inputs name unknown endpoints {sorted(unknown)}; have {names}.")
+
+    meta = dict(_to_jsonable(dict(metadata or {})))
+    meta.update(
+        {
+            "rnn_apps_version": __version__,
+            "tensorflow_version": tf.__version__,
+            "keras_version": keras.__version__,
+            "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "signatures": {
+                e.name: {"inputs": [_spec_json(s) for s in e.input_signature]} for e in endpoints
+            },
+        }
+    )
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        staging = tmp / "model"
+        meta_src = tmp / METADATA_FILENAME
+        expected = {
+            e.name: _run_endpoint_in_process(e, sample_inputs[e.name])
+            for e in endpoints
+            if e.name in sample_inputs
+        }
+        for e in endpoints:
+            if e.name in expected:
+                meta["signatures"][e.name]["outputs"] = {
+                    k: {
+                        "dtype": "string" if v.dtype.kind in "OSU" else str(v.dtype),
+                        "example_shape": list(v.shape),
+                    }
+                    for k, v in expected[e.name].items()
+                }
+        meta_src.write_text(json.dumps(meta, indent=2, sort_keys=True))
+
+        archive = keras.export.ExportArchive()
+        for obj in track:
+            archive.track(obj)
+        archive.track(tf.saved_model.Asset(str(meta_src)))
+        for e in endpoints:
+            archive.add_endpoint(name=e.name, fn=e.fn, input_signature=list(e.input_signature))
+        archive.write_out(str(staging), verbose=False)
+        # The Asset copies the file under its own name; make sure it is there.
+        assets = staging / "assets"
+        assets.mkdir(exist_ok=True)
+        if not (assets / METADATA_FILENAME).is_file():
+            shutil.copy(meta_src, assets / METADATA_FILENAME)
+
+        diffs: dict[str, float] = {}
+        if verify:
+            diffs = verify_saved_model(staging, sample_inputs, expected=expected, atol=atol)
+        _atomic_replace(staging, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ExportReport(
+        path=path,
+        metadata=meta,
+        verified=verify,
+        max_abs_diff=diffs,
+        summary=signature_summary(path),
+    )
+
+
+def _atomic_replace(src: Path, dst: Path) -> None:
+    """Moves `src` to `dst`; an existing `dst` is kept until the new one is in place."""
+    backup = None
+    if dst.exists():
+        backup = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        shutil.rmtree(backup, ignore_errors=True)
+        os.replace(dst, backup)
+    try:
+        os.replace(src, dst)
+    except OSError:
+        if backup is not None:
+            os.replace(backup, dst)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Returns the `metadata.json` of an exported SavedModel."""
+    meta = Path(path) / "assets" / METADATA_FILENAME
+    if not meta.is_file():
+        raise FileNotFoundError(f"{meta} not found: {path} was not written by rnn_apps.export.")
+    return json.loads(meta.read_text())
+
+
+def _saved_model_proto(path: Path):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    pb = path / "saved_model.pb"
+    if not pb.is_file():
+        raise FileNotFoundError(f"{pb} not found: {path} is not a SavedModel folder.")
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString(pb.read_bytes())
+    return sm
+
+
+def device_specific_ops(path: str | os.PathLike) -> list[str]:
+    """Lists the ops in a SavedModel's graph (functions included) that only run on a GPU."""
+    sm = _saved_model_proto(Path(path))
+    found = set()
+    for mg in sm.meta_graphs:
+        nodes = list(mg.graph_def.node)
+        for fn in mg.graph_def.library.function:
+            nodes.extend(fn.node_def)
+        for node in nodes:
+            if node.op.startswith(DEVICE_SPECIFIC_OP_PREFIXES):
+                found.add(node.op)
+    return sorted(found)
+
+
+def signature_summary(path: str | os.PathLike) -> str:
+    """Describes every signature as `saved_model_cli show --all` does."""
+    sm = _saved_model_proto(Path(path))
+    lines = []
+    for mg in sm.meta_graphs:
+        lines.append(
+            f"MetaGraphDef with tag-set: '{', '.join(mg.meta_info_def.tags)}' "
+            "contains the following SignatureDefs:"
+        )
+        for key in sorted(mg.signature_def):
+            if key.startswith("__"):
+                continue
+            sig = mg.signature_def[key]
+            lines.append("")
+            lines.append(f"signature_def['{key}']:")
+            for title, tensors in (("input", sig.inputs), ("output", sig.outputs)):
+                lines.append(
+                    f"  The given SavedModel SignatureDef contains the following {title}(s):"
+                )
+                for name in sorted(tensors):
+                    info = tensors[name]
+                    if info.tensor_shape.unknown_rank:
+                        shape = "unknown_rank"
+                    else:
+                        dims = [str(d.size) for d in info.tensor_shape.dim]
+                        shape = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+                    lines.append(f"    {title}s['{name}'] tensor_info:")
+                    lines.append(f"        dtype: {_DT_NAMES.get(info.dtype, info.dtype)}")
+                    lines.append(f"        shape: {shape}")
+                    lines.append(f"        name: {info.name}")
+            lines.append(f"  Method name is: {sig.method_name}")
+    return "\n".join(lines)
+
+
+_VERIFY_SCRIPT = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+path, inputs_file, out_file = sys.argv[1:4]
+loaded = tf.saved_model.load(path)
+samples = np.load(inputs_file, allow_pickle=False)
+requests = json.loads(str(samples["__index__"]))
+results = {"signatures": sorted(loaded.signatures.keys())}
+arrays = {}
+for sig_name, input_names in requests.items():
+    fn = loaded.signatures[sig_name]
+    feed = {}
+    for name in input_names:
+        spec = fn.structured_input_signature[1][name]
+        feed[name] = tf.constant(samples[sig_name + "/" + name], dtype=spec.dtype)
+    out = fn(**feed)
+    for key, value in out.items():
+        value = value.numpy()
+        if value.dtype.kind == "O":
+            value = value.astype(np.bytes_)
+        arrays[sig_name + "/" + key] = value
+np.savez(out_file, **arrays)
+results["rnn_apps_imported"] = any(m.split(".")[0] == "rnn_apps" for m in sys.modules)
+print(json.dumps(results))
+"""
+
+
+def _as_storable(arr: np.ndarray) -> np.ndarray:
+    """Object arrays of str/bytes (what TF returns for tf.string) -> fixed-width bytes."""
+    if arr.dtype.kind != "O":
+        return arr
+    flat = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in arr.ravel()]
+    return np.asarray(flat, dtype=np.bytes_).reshape(arr.shape)
+
+
+def verify_saved_model(
+    path: str | os.PathLike,
+    sample_inputs: Mapping[str, Mapping[str, np.ndarray]],
+    *,
+    expected: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    atol: float = 1e-5,
+    timeout: float = 600.0,
+) -> dict[str, float]:
+    """Loads a SavedModel in a clean subprocess (no rnn_apps) and checks its outputs.
+
+    Args:
+        path: The SavedModel folder.
+        sample_inputs: `{signature: {input name: array}}` to run.
+        expected: `{signature: {output name: array}}`; when given, every output must match
+            (floats within `atol`, everything else exactly).
+        atol: Float tolerance.
+        timeout: Seconds before the subprocess is abandoned.
+
+    Returns:
+        The largest absolute float difference per signature (0.0 for exact outputs).
+
+    Raises:
+        ExportVerificationError: device-specific ops, a load or run failure, a missing
+            signature or output, or a mismatch.
+    """
+    path = Path(path)
+    bad_ops = device_specific_ops(path)
+    if bad_ops:
+        raise ExportVerificationError(
+            f"The SavedModel at {path} holds device-specific ops {bad_ops}: it would not serve "
+            "on a CPU. Export on a CPU (CUDA_VISIBLE_DEVICES='') or build the recurrent layers "
+            "with use_cudnn=False."
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        arrays: dict[str, np.ndarray] = {}
+        index = {}
+        for sig, feed in sample_inputs.items():
+            index[sig] = list(feed)
+            for name, value in feed.items():
+                arr = np.asarray(value)
+                arr = _as_storable(arr)
+                arrays[f"{sig}/{name}"] = arr
+        arrays["__index__"] = np.asarray(json.dumps(index))
+        inputs_file = Path(tmp) / "inputs.npz"
+        out_file = Path(tmp) / "outputs.npz"
+        np.savez(inputs_file, **arrays)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env["CUDA_VISIBLE_DEVICES"] = env.get("RNN_APPS_VERIFY_DEVICES", "")
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                _VERIFY_SCRIPT,
+                str(path),
+                str(inputs_file),
+                str(out_file),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=tmp,
+        )
+        if proc.returncode != 0:
+            raise ExportVerificationError(
+                f"Loading or running {path} in a clean process failed:\n{proc.stderr[-4000:]}"
+            )
+        report = json.loads(proc.stdout.strip().splitlines()[-1])
+        if report["rnn_apps_imported"]:
+            raise ExportVerificationError("The clean process imported rnn_apps; it must not.")
+        got = dict(np.load(out_file, allow_pickle=False))
+    diffs: dict[str, float] = {}
+    for sig in sample_inputs:
+        if sig not in report["signatures"]:
+            raise ExportVerificationError(
+                f"Signature {sig!r} missing from {path}; it has {report['signatures']}."
+            )
+        diffs[sig] = 0.0
+        for key, want in (expected or {}).get(sig, {}).items():
+            name = f"{sig}/{key}"
+            if name not in got:
+                raise ExportVerificationError(f"Signature {sig!r} has no output {key!r}.")
+            have = got[name]
+            want = _as_storable(np.asarray(want))
+            if have.shape != want.shape:
+                raise ExportVerificationError(
+                    f"{sig}/{key}: shape {have.shape} after reload, {want.shape} in process."
+                )
+            if want.dtype.kind == "f":
+                diff = float(np.max(np.abs(have - want))) if want.size else 0.0
+                if not np.allclose(have, want, atol=atol, rtol=0, equal_nan=True):
+                    raise ExportVerificationError(
+                        f"{sig}/{key}: reloaded outputs differ by up to {diff:.3g} (> {atol})."
+                    )
+                diffs[sig] = max(diffs[sig], diff)
+            elif not np.array_equal(have, want):
+                raise ExportVerificationError(
+                    f"{sig}/{key}: reloaded outputs differ from the in-process ones."
+                )
+    return diffs

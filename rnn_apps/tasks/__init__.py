@@ -1,0 +1,1 @@
+"""Task pipelines: raw data to an exported SavedModel (sentiment, textgen, forecast)."""
