@@ -120,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserInputError, FileNotFoundError, PermissionError, RuntimeError, ValueError) as err:
         if args.debug:
             raise
-        print(f"rnn-apps: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split())  # one line, whatever the exception held
+        print(f"rnn-apps: error: {message}", file=sys.stderr)
         return 2
 
 

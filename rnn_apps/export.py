@@ -122,6 +122,7 @@ def export_saved_model(
     verify: bool = True,
     overwrite: bool = True,
     atol: float = 1e-5,
+    verbose: bool = False,
 ) -> ExportReport:
     """Writes a SavedModel with named signatures and `assets/metadata.json`, then verifies it.
 
@@ -138,6 +139,7 @@ def export_saved_model(
         overwrite: Replace an existing export at `path` (atomically); if False, an existing
             folder raises `FileExistsError`.
         atol: Tolerance for float outputs in verification.
+        verbose: Print the signature summary (as `saved_model_cli show --all`) when done.
 
     Returns:
         An `ExportReport` with the path, the metadata, the verification diffs and the
@@ -220,13 +222,17 @@ def export_saved_model(
         _atomic_replace(staging, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return ExportReport(
+    report = ExportReport(
         path=path,
         metadata=meta,
         verified=verify,
         max_abs_diff=diffs,
         summary=signature_summary(path),
     )
+    if verbose:
+        print(f"Exported SavedModel to {path} (verified in a clean process: {verify})")
+        print(report.summary)
+    return report
 
 
 def _atomic_replace(src: Path, dst: Path) -> None:
