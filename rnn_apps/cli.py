@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rnn_apps {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="task", metavar="<task>")
+    show = sub.add_parser(
+        "show",
+        help="describe an exported SavedModel (signatures as saved_model_cli, metadata)",
+        description="Print the signatures of a SavedModel as `saved_model_cli show --all` "
+        "does, followed by its rnn_apps metadata.",
+    )
+    show.add_argument("path", help="SavedModel folder")
+    show.set_defaults(func=_show)
     for name in TASK_MODULES:
         try:
             module = importlib.import_module(f"rnn_apps.tasks.{name}")
@@ -99,6 +107,24 @@ def build_parser() -> argparse.ArgumentParser:
         if register is not None:
             register(sub)
     return parser
+
+
+def _show(args: argparse.Namespace) -> int:
+    import json
+
+    from rnn_apps.export import read_metadata, signature_summary
+
+    path = Path(args.path)
+    if not (path / "saved_model.pb").is_file():
+        raise FileNotFoundError(f"{path} is not a SavedModel folder (no saved_model.pb).")
+    print(signature_summary(path))
+    try:
+        meta = read_metadata(path)
+    except FileNotFoundError:
+        return 0
+    print("\nmetadata.json:")
+    print(json.dumps({k: v for k, v in meta.items() if k != "signatures"}, indent=2))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

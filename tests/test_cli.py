@@ -38,3 +38,31 @@ def test_console_script_entry_point_runs():
         [sys.executable, "-m", "rnn_apps.cli", "--version"], capture_output=True, text=True
     )
     assert out.returncode == 0 and __version__ in out.stdout
+
+
+def test_show_describes_an_export_and_refuses_other_folders(tmp_path, capsys):
+    import tensorflow as tf
+
+    from rnn_apps import build_stacked_rnn
+    from rnn_apps.export import Endpoint, export_saved_model
+
+    model = build_stacked_rnn(num_features=2, units=2)
+
+    def serve(window):
+        return {"y": model(window)}
+
+    spec = [tf.TensorSpec([None, 3, 2], tf.float32, name="window")]
+    export_saved_model(
+        tmp_path / "m",
+        endpoints=[Endpoint("serving_default", serve, spec)],
+        track=[model],
+        metadata={"task": "demo"},
+        verify=False,
+    )
+    assert main(["show", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    assert "inputs['window'] tensor_info:" in out and '"task": "demo"' in out
+    assert main(["show", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rnn-apps: error:") and "not a SavedModel" in err
+    assert len(err.strip().splitlines()) == 1
