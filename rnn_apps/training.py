@@ -127,3 +127,70 @@ def standard_callbacks(
         if tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(out / "logs")))
     return callbacks
+
+
+def distributed_fit(
+    model: Any,
+    dataset: Any,
+    *,
+    loss: Any,
+    optimizer: Any,
+    epochs: int,
+    strategy: Any,
+    global_batch_size: int,
+    verbose: int = 1,
+) -> dict[str, list[float]]:
+    """Synchronous data-parallel training with a custom loop (`strategy.run`).
+
+    Keras 3's `model.fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585:
+    its symbolic build reduces the first input batch across workers), so multi-worker training
+    goes through this loop instead. Every worker runs the same program; gradients are summed
+    across replicas by the strategy, so all workers end with identical weights.
+
+    Args:
+        model: A Keras model whose variables were created under `strategy.scope()`.
+        dataset: A `tf.data.Dataset` of `(x, y)` global batches of exactly
+            `global_batch_size` (use `drop_remainder=True`); it is sharded by data.
+        loss: A Keras loss built with `reduction="none"` (per-example losses).
+        optimizer: A Keras optimizer created under `strategy.scope()`.
+        epochs: Passes over the dataset.
+        strategy: The `tf.distribute.Strategy`.
+        global_batch_size: Examples per step across all replicas (averages the loss).
+        verbose: Print one line per epoch (chief only).
+
+    Returns:
+        `{"loss": [mean loss per epoch]}`.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dist = strategy.experimental_distribute_dataset(dataset.with_options(options))
+    with strategy.scope():
+        optimizer.build(model.trainable_variables)
+
+    def replica_step(x, y):
+        with tf.GradientTape() as tape:
+            per_example = loss(y, model(x, training=True))
+            batch_loss = tf.nn.compute_average_loss(
+                per_example, global_batch_size=global_batch_size
+            )
+        grads = tape.gradient(batch_loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return batch_loss
+
+    @tf.function
+    def train_step(batch):
+        per_replica = strategy.run(replica_step, args=batch)
+        return strategy.reduce("SUM", per_replica, axis=None)
+
+    history: dict[str, list[float]] = {"loss": []}
+    for epoch in range(epochs):
+        total, steps = 0.0, 0
+        for batch in dist:
+            total += float(train_step(batch))
+            steps += 1
+        history["loss"].append(total / max(steps, 1))
+        if verbose and is_chief():
+            print(f"Epoch {epoch + 1}/{epochs} - loss: {history['loss'][-1]:.4f}", flush=True)
+    return history
