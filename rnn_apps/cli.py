@@ -33,6 +33,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for repeatable runs")
     parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="turn on TensorFlow op determinism: with --seed, two CPU runs give bitwise "
+        "identical weights (slower)",
+    )
+    parser.add_argument(
         "--config",
         default=None,
         help="TOML or YAML file whose keys override the task's default configuration",
@@ -139,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rnn_apps.errors import UserInputError
 
     try:
+        if getattr(args, "deterministic", False):
+            from rnn_apps.training import set_seed
+
+            set_seed(getattr(args, "seed", None), deterministic=True)
         return int(func(args) or 0)
     except KeyboardInterrupt:
         print("rnn-apps: interrupted", file=sys.stderr)
