@@ -1,0 +1,380 @@
+"""IMDB sentiment benchmark: the default pipeline vs a TF-IDF logistic regression baseline.
+
+Protocol (issue 3): train on the 25k train reviews (the pipeline holds a seeded 20% validation
+split out of *train* for early stopping and the branch blend), evaluate on all 25k test reviews.
+In the same run, a TF-IDF (unigrams + bigrams, sublinear tf, min_df 2) logistic regression
+(scikit-learn, C=10) is trained on all 25k train reviews (and, for reference, on the same 80%
+part the pipeline trains on) and scored on the same test set.
+
+Writes `benchmarks/results/sentiment_imdb.json` (+ plots in `benchmarks/results/sentiment_imdb/`)
+and exports the model to `saved_models/sentiment_imdb/` with a MODEL_CARD.md.
+
+Run it alone on the machine (shared machines serialise heavy runs):
+
+    flock /work/bench.lock python benchmarks/sentiment_imdb.py --data-dir ../shared/datasets
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb() -> float:
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(self_kb, child_kb) / 1024.0, 1)
+
+
+def tfidf_baseline(train_texts, train_y, test_texts, test_y) -> tuple[float, float]:
+    """TF-IDF (1-2 grams) + logistic regression: (test accuracy, seconds)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    start = time.monotonic()
+
+    def clean(texts):
+        return [t.replace("<br />", " ") for t in texts]
+
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.95, sublinear_tf=True)
+    x_train = vec.fit_transform(clean(train_texts))
+    x_test = vec.transform(clean(test_texts))
+    lr = LogisticRegression(C=10.0, solver="liblinear", max_iter=1000)
+    lr.fit(x_train, train_y)
+    acc = float((lr.predict(x_test) == np.asarray(test_y)).mean())
+    return acc, time.monotonic() - start
+
+
+def dir_size_mb(path: Path) -> float:
+    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 2)
+
+
+MODEL_CARD = """# sentiment_imdb: IMDB movie-review sentiment (rnn_apps)
+
+A binary sentiment classifier exported as a TensorFlow SavedModel that takes raw text.
+
+## Interface
+
+`serving_default`: input `text` (`tf.string`, `[None]`, raw UTF-8 review text; invalid bytes are
+replaced, texts are cut at 30,000 bytes) -> `probability` (`float32`, `[None]`, probability that
+the review is **pos**itive) and `label` (`tf.string`, `[None]`, `"neg"` or `"pos"`, threshold 0.5).
+
+```python
+import tensorflow as tf
+model = tf.saved_model.load("saved_models/sentiment_imdb")
+out = model.signatures["serving_default"](text=tf.constant(["this film was wonderful"]))
+print(out["probability"].numpy(), out["label"].numpy())
+```
+
+Loading needs only TensorFlow (no rnn_apps). `assets/metadata.json` records the configuration,
+vocabulary facts, versions and metrics.
+
+## Model
+
+- Text standardisation and vocabulary (`TextVectorization`, {vocab} tokens, adapted on the
+  training reviews only; `<br />` markup stripped), inside the graph.
+- RNN branch (`rnn_apps.build_bidirectional`): embedding {emb} of the {rnn_vocab} most frequent
+  tokens (mask_zero), {layers} x
+  bidirectional {cell} ({units} units per direction, input dropout {dropout}), mask-aware
+  mean+max pooling, dropout {head_dropout}, logit. It reads the first {head} and the last
+  {tail} tokens of a review.
+- n-gram branch (in-graph TF-IDF + logistic regression): unigrams and hashed n-grams up to
+  order {order} ({buckets} buckets) of the first {max_length} tokens, binary TF-IDF (IDF from the
+  training reviews), L2-normalised, linear weights with an L2 penalty -> logit.
+- The two logits are blended with non-negative weights fitted on the validation split
+  (weights {weights}).
+
+## Data and protocol
+
+IMDB Large Movie Review Dataset v1.0 (Maas et al., ACL 2011). Training: the 25,000 train
+reviews, of which a seeded 20% ({num_val}) is held out for early stopping, learning-rate
+schedule and the blend ({num_fit} used for fitting). Test: all 25,000 test reviews, never seen
+during training or model selection.
+
+## Metrics (test, 25,000 reviews)
+
+| model | accuracy |
+| --- | --- |
+| this model (blend) | **{acc:.4f}** |
+| RNN branch alone | {rnn_acc} |
+| n-gram branch alone | {ngram_acc} |
+| TF-IDF (1-2 gram) logistic regression baseline, same run, all 25k train | {base:.4f} |
+
+Precision {precision:.4f}, recall {recall:.4f}, F1 {f1:.4f}, ROC-AUC {auc:.4f}; confusion matrix
+(rows true neg/pos, columns predicted neg/pos): {cm}.
+
+Training took {train_minutes:.1f} minutes on a shared 2-core CPU ({epochs}); peak RSS {rss} MB.
+
+## Reproduce
+
+```
+flock /work/bench.lock python benchmarks/sentiment_imdb.py --data-dir ../shared/datasets
+```
+
+(`benchmarks/results/sentiment_imdb.json` holds every figure of the run that produced this
+model.) Created {created} with rnn_apps {version}, TensorFlow {tf}, Keras {keras}.
+
+## Limitations
+
+English movie reviews only; the vocabulary is IMDB's. Texts longer than {max_length} tokens are
+judged on their first {max_length} (n-gram branch) and head + tail (RNN branch). Sarcasm, mixed
+reviews and domain shift (product reviews, tweets) lower the accuracy. Not for decisions about
+people.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None, help="mirror holding aclImdb_v1.tar.gz")
+    parser.add_argument(
+        "--output", default=str(ROOT / "benchmarks" / "results" / "sentiment_imdb.json")
+    )
+    parser.add_argument("--export-dir", default=str(ROOT / "saved_models" / "sentiment_imdb"))
+    parser.add_argument("--work-dir", default=None, help="BackupAndRestore folder (resume)")
+    parser.add_argument("--max-train-minutes", type=float, default=30.0)
+    parser.add_argument(
+        "--deadline",
+        default=None,
+        help="HH:MM (UTC) by which the run must end: shortens the training budget so that "
+        "evaluation and export (about --reserve-minutes) still fit",
+    )
+    parser.add_argument("--reserve-minutes", type=float, default=6.0)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--subset", type=int, default=None, help="debug: use N train/test reviews")
+    parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--config", default=None, help="JSON object of SentimentConfig overrides")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    import rnn_apps
+    from rnn_apps.data.imdb import load_imdb
+    from rnn_apps.tasks.sentiment import (
+        SentimentClassifier,
+        SentimentConfig,
+        plot_confusion_matrix,
+        plot_learning_curves,
+        predict_saved_model,
+    )
+
+    t0 = time.monotonic()
+    load_at_start = os.getloadavg()
+    data = load_imdb(args.data_dir)
+    train, test = data["train"], data["test"]
+    if args.subset:
+        train = train.sample(n=min(args.subset, len(train)), random_state=args.seed)
+        test = test.sample(n=min(args.subset, len(test)), random_state=args.seed)
+    train_texts, train_labels = train["text"].tolist(), train["label"].tolist()
+    test_texts, test_labels = test["text"].tolist(), test["label"].tolist()
+    y_train = np.array([lab == "pos" for lab in train_labels], dtype=int)
+    y_test = np.array([lab == "pos" for lab in test_labels], dtype=int)
+    print(f"loaded {len(train_texts)} train / {len(test_texts)} test reviews", flush=True)
+
+    overrides = json.loads(args.config) if args.config else {}
+    overrides.setdefault("max_train_minutes", args.max_train_minutes)
+    overrides.setdefault("seed", args.seed)
+    overrides.setdefault("verbose", 2)
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    config = SentimentConfig.from_dict(overrides)
+
+    result: dict = {"benchmark": "sentiment_imdb", "load_average_at_start": load_at_start}
+    if not args.skip_baseline:
+        base_acc, base_sec = tfidf_baseline(train_texts, y_train, test_texts, y_test)
+        result["baseline_tfidf_lr_accuracy"] = base_acc
+        result["baseline_tfidf_lr_seconds"] = round(base_sec, 1)
+        print(f"baseline TF-IDF LR: {base_acc:.4f} ({base_sec:.0f}s)", flush=True)
+
+    if args.deadline:
+        hh, mm = (int(v) for v in args.deadline.split(":"))
+        now = time.gmtime()
+        left = (hh * 60 + mm) - (now.tm_hour * 60 + now.tm_min + now.tm_sec / 60.0)
+        budget = max(2.0, min(config.max_train_minutes or 1e9, left - args.reserve_minutes))
+        config = dataclasses.replace(config, max_train_minutes=round(budget, 1))
+        print(f"deadline {args.deadline} UTC: training budget {budget:.1f} min", flush=True)
+
+    work_dir = Path(args.work_dir or Path(tempfile.gettempdir()) / "rnn_apps_sentiment_imdb_work")
+    clf = SentimentClassifier(config)
+    clf.fit(train_texts, train_labels, class_names=["neg", "pos"], work_dir=work_dir)
+    print(f"trained in {clf.train_seconds_:.0f}s, epochs {clf.epochs_}", flush=True)
+    print(f"validation: {clf.validation_metrics_}", flush=True)
+
+    t_eval = time.monotonic()
+    branch = clf.branch_probabilities(test_texts)
+    prob = branch["blend"]
+    from rnn_apps.tasks.sentiment import _split_metrics
+
+    metrics = _split_metrics(y_test, prob, clf.class_names_)
+    eval_seconds = time.monotonic() - t_eval
+    branch_acc = {
+        f"test_accuracy_{name}": float(((p >= 0.5).astype(int) == y_test).mean())
+        for name, p in branch.items()
+        if name != "blend"
+    }
+    print(f"test accuracy {metrics['accuracy']:.4f} {branch_acc} ({eval_seconds:.0f}s)", flush=True)
+
+    if not args.skip_baseline:
+        # The same 80% of train the pipeline fits on (its validation split is seeded).
+        perm = np.random.default_rng(config.seed).permutation(len(train_texts))
+        fit_idx = perm[int(round(config.validation_split * len(train_texts))) :]
+        acc80, _ = tfidf_baseline(
+            [train_texts[i] for i in fit_idx], y_train[fit_idx], test_texts, y_test
+        )
+        result["baseline_tfidf_lr_accuracy_same_80pct_train"] = acc80
+
+    results_dir = Path(args.output).with_suffix("")
+    plots = {}
+    for name, written in (
+        (
+            "confusion_matrix",
+            plot_confusion_matrix(
+                metrics["confusion_matrix"], clf.class_names_, results_dir / "confusion_matrix.png"
+            ),
+        ),
+        (
+            "learning_curves",
+            plot_learning_curves(clf.history_, results_dir / "learning_curves.png"),
+        ),
+    ):
+        written = Path(written).resolve()
+        plots[name] = str(written.relative_to(ROOT) if written.is_relative_to(ROOT) else written)
+    num_val = int(round(config.validation_split * len(train_texts)))
+    result.update(
+        {
+            "test_accuracy": metrics["accuracy"],
+            "test_precision": metrics["precision"],
+            "test_recall": metrics["recall"],
+            "test_f1": metrics["f1"],
+            "test_roc_auc": metrics["roc_auc"],
+            "test_confusion_matrix": metrics["confusion_matrix"],
+            **branch_acc,
+            "beats_baseline": bool(
+                metrics["accuracy"] > result.get("baseline_tfidf_lr_accuracy", 0.0)
+            ),
+            "num_train": len(train_texts),
+            "num_train_fit": len(train_texts) - num_val,
+            "num_validation": num_val,
+            "num_test": len(test_texts),
+            "train_seconds": round(clf.train_seconds_, 1),
+            "eval_seconds": round(eval_seconds, 1),
+            "epochs": clf.epochs_,
+            "time_budget_exhausted": clf.time_budget_exhausted_,
+            "validation": clf.validation_metrics_,
+            "config": dataclasses.asdict(config),
+            "history": clf.history_,
+            "plots": plots,
+            "versions": {
+                "rnn_apps": rnn_apps.__version__,
+                "tensorflow": tf.__version__,
+                "keras": keras.__version__,
+                "python": sys.version.split()[0],
+            },
+        }
+    )
+
+    if not args.skip_export:
+        export_dir = Path(args.export_dir)
+        report = clf.export(
+            export_dir,
+            metadata={
+                "dataset": "IMDB aclImdb v1 (Maas et al. 2011)",
+                "metrics": {
+                    "test_accuracy": metrics["accuracy"],
+                    "test_f1": metrics["f1"],
+                    "test_roc_auc": metrics["roc_auc"],
+                    "baseline_tfidf_lr_accuracy": result.get("baseline_tfidf_lr_accuracy"),
+                    **branch_acc,
+                },
+                "num_train": len(train_texts),
+                "num_test": len(test_texts),
+            },
+        )
+        # The SavedModel must give the in-process probabilities on real reviews too.
+        sample = test_texts[:500]
+        served = predict_saved_model(export_dir, sample).probabilities
+        max_diff = float(np.abs(served - prob[:500]).max())
+        size_mb = dir_size_mb(export_dir)
+        result.update(
+            {
+                "export_dir": str(export_dir),
+                "export_size_mb": size_mb,
+                "export_verified": report.verified,
+                "export_max_abs_diff_500_test_reviews": max_diff,
+            }
+        )
+        cfg = config
+        card = MODEL_CARD.format(
+            vocab=int(clf.vectorizer_.vocabulary_size()),
+            emb=cfg.embedding_dim,
+            rnn_vocab=min(int(clf.vectorizer_.vocabulary_size()), cfg.rnn_max_tokens or 10**9),
+            layers=cfg.num_layers,
+            cell=cfg.cell.upper(),
+            units=cfg.units,
+            dropout=cfg.dropout,
+            head_dropout=cfg.head_dropout,
+            head=cfg.head,
+            tail=cfg.sequence_length - cfg.head,
+            order=cfg.ngram_order,
+            buckets=cfg.ngram_buckets,
+            max_length=cfg.max_length,
+            weights=[round(w, 3) for w in clf.validation_metrics_.get("branch_weights", [])],
+            num_val=num_val,
+            num_fit=len(train_texts) - num_val,
+            acc=metrics["accuracy"],
+            rnn_acc=f"{branch_acc.get('test_accuracy_rnn_branch', float('nan')):.4f}",
+            ngram_acc=f"{branch_acc.get('test_accuracy_ngram_branch', float('nan')):.4f}",
+            base=result.get("baseline_tfidf_lr_accuracy", float("nan")),
+            precision=metrics["precision"],
+            recall=metrics["recall"],
+            f1=metrics["f1"],
+            auc=metrics["roc_auc"],
+            cm=metrics["confusion_matrix"],
+            train_minutes=clf.train_seconds_ / 60.0,
+            epochs=", ".join(f"{k}: {v} epochs" for k, v in clf.epochs_.items()),
+            rss=peak_rss_mb(),
+            created=time.strftime("%Y-%m-%d", time.gmtime()),
+            version=rnn_apps.__version__,
+            tf=tf.__version__,
+            keras=keras.__version__,
+        )
+        (export_dir / "MODEL_CARD.md").write_text(card)
+        print(f"exported to {export_dir} ({size_mb} MB), max diff {max_diff:.2e}", flush=True)
+
+    shutil.rmtree(work_dir, ignore_errors=True)
+    result["total_seconds"] = round(time.monotonic() - t0, 1)
+    result["peak_rss_mb"] = peak_rss_mb()
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    summary = {
+        k: result.get(k)
+        for k in (
+            "test_accuracy",
+            "baseline_tfidf_lr_accuracy",
+            "train_seconds",
+            "epochs",
+            "peak_rss_mb",
+        )
+    }
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
