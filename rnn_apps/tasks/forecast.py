@@ -162,13 +162,9 @@ class ForecastConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ForecastConfig:
         """Builds a config from a mapping; unknown keys raise `UserInputError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise UserInputError(
-                f"unknown forecast option(s) {unknown}; known options: {sorted(names)}."
-            )
-        return cls(**values).validate()
+        from rnn_apps.config import config_from_dict
+
+        return config_from_dict(cls, values, "forecast").validate()
 
 
 # --------------------------------------------------------------------------- input checks

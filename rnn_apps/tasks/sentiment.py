@@ -155,15 +155,11 @@ class SentimentConfig:
         return self.sequence_length // 4 if self.head_tokens is None else self.head_tokens
 
     @classmethod
-    def from_dict(cls, overrides: Mapping[str, Any]) -> SentimentConfig:
+    def from_dict(cls, values: Mapping[str, Any]) -> SentimentConfig:
         """Builds a config from a mapping, refusing unknown keys (with the list of known ones)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise UserInputError(
-                f"Unknown sentiment option(s) {unknown}; known options: {sorted(known)}."
-            )
-        return cls(**dict(overrides))
+        from rnn_apps.config import config_from_dict
+
+        return config_from_dict(cls, values, "sentiment")
 
 
 # --------------------------------------------------------------------------- text handling

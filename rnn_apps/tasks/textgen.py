@@ -169,13 +169,9 @@ class TextGenConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TextGenConfig:
         """Builds a config from a mapping; unknown keys raise `UserInputError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise UserInputError(
-                f"Unknown textgen config keys {unknown}; known keys: {sorted(names)}."
-            )
-        return cls(**values).validate()
+        from rnn_apps.config import config_from_dict
+
+        return config_from_dict(cls, values, "textgen").validate()
 
 
 # --------------------------------------------------------------------------- tokenization

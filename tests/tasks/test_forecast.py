@@ -249,7 +249,7 @@ def test_frame_errors(segrnn, data):
         segrnn.forecast_windows(np.zeros((2, 40, 3)))
     with pytest.raises(UserInputError, match="needs at least 60"):
         Forecaster(tiny(val_fraction=0.0)).fit(data.iloc[:50])
-    with pytest.raises(UserInputError, match="unknown forecast option"):
+    with pytest.raises(UserInputError, match="Unknown forecast option"):
         ForecastConfig.from_dict({"lookbak": 3})
     with pytest.raises(UserInputError, match="model must be one of"):
         Forecaster(tiny(model="transformer")).fit(data)
