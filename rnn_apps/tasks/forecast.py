@@ -1204,9 +1204,9 @@ class Forecaster:
     def save(self, directory: str | os.PathLike) -> Path:
         """Saves the config, the learned scaling and the weights (``forecaster.json`` +
         ``model.weights.h5``)."""
+        from rnn_apps.persistence import save_pipeline
+
         self._check_fitted()
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
         state = {
             "config": dataclasses.asdict(self.config),
             "columns": self.columns_,
@@ -1216,9 +1216,14 @@ class Forecaster:
             "freq": self.freq_,
             "history": getattr(self, "history_", {}),
         }
-        (d / STATE_FILE).write_text(json.dumps(state, indent=2))
-        self.model_.save_weights(d / WEIGHTS_FILE)
-        return d
+        return save_pipeline(
+            directory,
+            write_model=self.model_.save_weights,
+            model_file=WEIGHTS_FILE,
+            state=state,
+            state_file=STATE_FILE,
+            indent=2,
+        )
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Forecaster:

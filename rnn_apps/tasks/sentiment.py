@@ -1171,10 +1171,9 @@ class SentimentClassifier:
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Saves the trained pipeline (model `.keras`, vocabulary, classes, config, history)."""
+        from rnn_apps.persistence import save_pipeline
+
         self._check_fitted()
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        self.model_.save(d / "model.keras")
         state = {
             "config": dataclasses.asdict(self.config),
             "class_names": self.class_names_,
@@ -1184,8 +1183,13 @@ class SentimentClassifier:
             "validation_metrics": getattr(self, "validation_metrics_", {}),
             "train_seconds": getattr(self, "train_seconds_", None),
         }
-        (d / "pipeline.json").write_text(json.dumps(state))
-        return d
+        return save_pipeline(
+            directory,
+            write_model=self.model_.save,
+            model_file="model.keras",
+            state=state,
+            state_file="pipeline.json",
+        )
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> SentimentClassifier:

@@ -981,10 +981,9 @@ class TextGenerator:
     # -- persistence
     def save(self, directory: str | os.PathLike) -> Path:
         """Writes `model.keras` and `textgen.json` (config, vocabulary, unigram, history)."""
+        from rnn_apps.persistence import save_pipeline
+
         self._check_fitted()
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        self.model_.save(d / "model.keras")
         state = {
             "config": dataclasses.asdict(self.config),
             "vocab": self.vocab_.to_dict(),
@@ -994,8 +993,14 @@ class TextGenerator:
             "train_seconds": getattr(self, "train_seconds_", None),
             "steps_per_epoch": getattr(self, "steps_per_epoch_", None),
         }
-        (d / "textgen.json").write_text(json.dumps(state, ensure_ascii=False))
-        return d
+        return save_pipeline(
+            directory,
+            write_model=self.model_.save,
+            model_file="model.keras",
+            state=state,
+            state_file="textgen.json",
+            ensure_ascii=False,
+        )
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> TextGenerator:
