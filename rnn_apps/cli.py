@@ -45,6 +45,29 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_strategy_arg(parser: argparse.ArgumentParser) -> None:
+    """Adds `--strategy` (for the `train` verbs)."""
+    from rnn_apps.training import STRATEGIES
+
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="default",
+        help="tf.distribute strategy: 'default' (one device), 'mirrored' (all local GPUs) or "
+        "'multi_worker' (the machines listed in the TF_CONFIG environment variable; start "
+        "the same command on every machine)",
+    )
+
+
+def worker_output_dir(output_dir: Path) -> Path:
+    """Where this process writes: `output_dir` on the chief (worker 0 of `TF_CONFIG`, or no
+    TF_CONFIG), `output_dir/worker-<i>` on the other workers, so that several workers sharing
+    a file system never write the same files."""
+    from rnn_apps.training import is_chief, worker_index
+
+    return output_dir if is_chief() else output_dir / f"worker-{worker_index()}"
+
+
 def load_config_file(path: str | os.PathLike | None) -> dict[str, Any]:
     """Reads a TOML (`.toml`) or YAML (`.yaml`/`.yml`) file of configuration overrides.
 

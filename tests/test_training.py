@@ -46,3 +46,94 @@ def test_standard_callbacks(tmp_path):
         "EarlyStopping",
         "ReduceLROnPlateau",
     ]
+
+
+def _tiny_regression(n: int = 64):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 5, 2)).astype("float32")
+    y = x.sum(axis=(1, 2))[:, None].astype("float32")
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(16, drop_remainder=True)
+
+
+def _compiled_model():
+    from rnn_apps import build_stacked_rnn, compile_model
+
+    set_seed(0)
+    model = build_stacked_rnn(num_features=2, units=3, cell="gru")
+    return compile_model(model, loss="mse", learning_rate=1e-2)
+
+
+def test_distributed_fit_validates_stops_early_and_resumes(tmp_path):
+    from rnn_apps.training import distributed_fit, resolve_strategy
+
+    strategy = resolve_strategy(None)
+    data = _tiny_regression()
+    model = _compiled_model()
+    hist = distributed_fit(
+        model,
+        data,
+        epochs=2,
+        strategy=strategy,
+        global_batch_size=16,
+        validation_data=data,
+        backup_dir=tmp_path / "backup",
+        verbose=0,
+    )
+    assert len(hist["loss"]) == len(hist["val_loss"]) == 2
+    assert hist["loss"][1] < hist["loss"][0]
+    # Started again with the same backup folder: resumes after epoch 2, runs epochs 3-4 only.
+    model2 = _compiled_model()
+    hist2 = distributed_fit(
+        model2,
+        data,
+        epochs=4,
+        strategy=strategy,
+        global_batch_size=16,
+        validation_data=data,
+        backup_dir=tmp_path / "backup",
+        verbose=0,
+    )
+    assert len(hist2["loss"]) == 2
+    assert hist2["val_loss"][0] < hist["val_loss"][0]  # carried on from the trained weights
+
+
+def test_distributed_fit_restores_the_best_weights():
+    from rnn_apps.training import distributed_fit
+
+    data = _tiny_regression()
+    model = _compiled_model()
+    model.optimizer.learning_rate = 5.0  # diverges after the first steps
+    hist = distributed_fit(
+        model,
+        data,
+        epochs=6,
+        strategy=tf.distribute.get_strategy(),
+        global_batch_size=16,
+        validation_data=data,
+        patience=2,
+        verbose=0,
+    )
+    best = int(np.argmin(hist["val_loss"]))
+    assert len(hist["val_loss"]) <= best + 3  # stopped `patience` epochs after the best
+    final = float(model.evaluate(data, verbose=0))
+    assert final == pytest.approx(hist["val_loss"][best], rel=1e-4)
+
+
+def test_resolve_strategy_refuses_other_objects():
+    from rnn_apps.training import resolve_strategy
+
+    assert resolve_strategy("default") is tf.distribute.get_strategy()
+    with pytest.raises(UserInputError, match="tf.distribute.Strategy, got int"):
+        resolve_strategy(3)
+
+
+def test_cli_multi_worker_without_tf_config_is_one_line(tmp_path, monkeypatch, capsys):
+    from rnn_apps.cli import main
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    csv = tmp_path / "d.csv"
+    csv.write_text("text,label\ngood,pos\nbad,neg\nfine,pos\nawful,neg\n")
+    code = main(["sentiment", "train", "--data", str(csv), "--strategy", "multi_worker"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "TF_CONFIG" in err

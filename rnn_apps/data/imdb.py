@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sys
 import tarfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -64,10 +65,17 @@ def _empty_check(out: dict[str, list], source: Path) -> None:
 def _read_archive_cached(
     path: str, size: int, mtime: float, splits: tuple[str, ...]
 ) -> dict[str, pd.DataFrame]:
+    import keras
+
     out: dict[str, list] = {s: [] for s in splits}
+    progress = keras.utils.Progbar(None, unit_name="file", interval=2.0)
+    seen = 0
+    print(f"Reading {path}", file=sys.stderr, flush=True)
     try:
         with tarfile.open(path, "r:*") as archive:
             for member in archive:
+                seen += 1
+                progress.update(seen)
                 if not member.isfile():
                     continue
                 match = _MEMBER.search(member.name)
@@ -84,6 +92,7 @@ def _read_archive_cached(
             f"Could not read the IMDB archive {path}: {err}. The file is damaged or not a "
             f"tar.gz archive; delete it and fetch {IMDB_FNAME} again from {IMDB_ORIGIN}."
         ) from err
+    progress.update(seen, finalize=True)
     _empty_check(out, Path(path))
     return {s: _frame(rows) for s, rows in out.items()}
 

@@ -856,6 +856,7 @@ class Forecaster:
         validation: pd.DataFrame | str | os.PathLike | None = None,
         *,
         verbose: int = 0,
+        strategy: Any = None,
     ) -> Forecaster:
         """Fits scaling (on the training rows only) and the model.
 
@@ -865,10 +866,17 @@ class Forecaster:
             validation: A validation series whose first ``lookback`` rows may be context
                 (e.g. the end of ``train``); every window in it is used.
             verbose: Keras verbosity.
+            strategy: `"default"` (None), `"mirrored"` (all local GPUs), `"multi_worker"`
+                (`MultiWorkerMirroredStrategy` over the machines in `TF_CONFIG`; trains with
+                `rnn_apps.training.distributed_fit`, full batches only) or a
+                `tf.distribute.Strategy`; the model is built under its scope.
 
         Returns:
             self.
         """
+        from rnn_apps.training import is_multi_worker, resolve_strategy
+
+        strategy = resolve_strategy(strategy)
         cfg = self.config.validate()
         keras.utils.set_random_seed(cfg.seed)
         frame = self._frame(train, fitting=True)
@@ -896,8 +904,9 @@ class Forecaster:
         val = None
         if val_frame is not None:
             val = make_windows(self._scale(val_frame.to_numpy()), cfg.lookback, cfg.horizon, t)
-        self.model_ = self.build_model()
-        self._compile()
+        with strategy.scope():
+            self.model_ = self.build_model()
+            self._compile()
         if self._seq2seq is not None:
             x, y = self._seq2seq_inputs(x, y)
             if val is not None:
@@ -916,20 +925,60 @@ class Forecaster:
                 )
             )
         start = time.perf_counter()
-        hist = self.model_.fit(
-            x,
-            y,
-            batch_size=cfg.batch_size,
-            epochs=cfg.epochs,
-            validation_data=val,
-            shuffle=True,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
+        if is_multi_worker(strategy):
+            history = self._fit_multi_worker(x, y, val, strategy, verbose)
+        else:
+            history = self.model_.fit(
+                x,
+                y,
+                batch_size=cfg.batch_size,
+                epochs=cfg.epochs,
+                validation_data=val,
+                shuffle=True,
+                callbacks=callbacks,
+                verbose=verbose,
+            ).history
         self.train_seconds_ = time.perf_counter() - start
-        self.history_ = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+        self.history_ = {k: [float(v) for v in vs] for k, vs in history.items()}
         self.num_train_windows_ = len(y)
         return self
+
+    def _fit_multi_worker(self, x, y, val, strategy, verbose: int) -> dict[str, list[float]]:
+        """`distributed_fit` on fixed batches (the same steps on every worker)."""
+        import tensorflow as tf
+
+        from rnn_apps.training import distributed_fit
+
+        cfg = self.config
+        if len(y) < cfg.batch_size:
+            raise UserInputError(
+                f"Multi-worker training uses full batches of batch_size={cfg.batch_size} "
+                f"windows but there are {len(y)}: lower batch_size."
+            )
+
+        def dataset(xs, ys, train: bool):
+            xs = tuple(xs) if isinstance(xs, list | tuple) else xs
+            ds = tf.data.Dataset.from_tensor_slices((xs, ys))
+            if train:
+                ds = ds.shuffle(len(ys), seed=cfg.seed, reshuffle_each_iteration=True)
+            return ds.batch(cfg.batch_size, drop_remainder=train)
+
+        optimizer = self.model_.optimizer
+
+        def decay(epoch: int) -> None:
+            optimizer.learning_rate.assign(cfg.learning_rate * cfg.lr_decay**epoch)
+
+        return distributed_fit(
+            self.model_,
+            dataset(x, y, True),
+            epochs=cfg.epochs,
+            strategy=strategy,
+            global_batch_size=cfg.batch_size,
+            validation_data=None if val is None else dataset(val[0], val[1], False),
+            patience=None if val is None else cfg.patience,
+            on_epoch_begin=decay,
+            verbose=verbose,
+        )
 
     def _compile(self) -> None:
         from rnn_apps.builders import compile_model
@@ -1304,17 +1353,19 @@ def _config_from_args(args: argparse.Namespace) -> ForecastConfig:
 def _cmd_train(args: argparse.Namespace) -> int:
     cfg = _config_from_args(args)
     data = _load_frame_arg(args)
-    out = Path(args.output_dir or "forecast_model")
+    from rnn_apps.cli import worker_output_dir
+
+    out = worker_output_dir(Path(args.output_dir or "forecast_model"))
     if args.data == "etth1":
         from rnn_apps.data.etth1 import split_etth1
 
         train, val, test = split_etth1(data, cfg.lookback)
-        fc = Forecaster(cfg).fit(train, val)
+        fc = Forecaster(cfg).fit(train, val, strategy=args.strategy)
         report = fc.evaluate(test)
         fc.plot_forecast(test, out / "forecast.png")
         fc.plot_error_by_horizon(test, out / "error_by_horizon.png")
     else:
-        fc = Forecaster(cfg).fit(data)
+        fc = Forecaster(cfg).fit(data, strategy=args.strategy)
         report = None
     fc.save(out)
     summary: dict[str, Any] = {
@@ -1365,7 +1416,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def register_cli(subparsers: Any) -> None:
     """Adds ``rnn-apps forecast {train,evaluate,predict,export}``."""
-    from rnn_apps.cli import add_common_args
+    from rnn_apps.cli import add_common_args, add_strategy_arg
 
     parser = subparsers.add_parser("forecast", help="multi-horizon time-series forecasting")
     verbs = parser.add_subparsers(dest="verb", metavar="<verb>")
@@ -1385,6 +1436,7 @@ def register_cli(subparsers: Any) -> None:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--fill", choices=["ffill", "interpolate"], default=None)
     add_common_args(p)
+    add_strategy_arg(p)
     p.set_defaults(func=_cmd_train)
 
     for verb, func, doc in (

@@ -775,8 +775,20 @@ class SentimentClassifier:
             )
         return np.array([index[str(v)] for v in labels], dtype=np.int64)
 
-    def _dataset(self, texts: Sequence[str], y: np.ndarray | None, *, train: bool):
-        """tf.data of (tokens (B, T) right-padded, y (B,)), bucketed by length."""
+    def _dataset(
+        self,
+        texts: Sequence[str],
+        y: np.ndarray | None,
+        *,
+        train: bool,
+        fixed_batches: bool = False,
+    ):
+        """tf.data of (tokens (B, T) right-padded, y (B,)), bucketed by length.
+
+        With `fixed_batches` (multi-worker training) every batch holds exactly `batch_size`
+        texts (the remainder is dropped) and no length bucketing is done, so every worker
+        runs the same number of steps.
+        """
         import tensorflow as tf
 
         cfg = self.config
@@ -795,6 +807,14 @@ class SentimentClassifier:
         )
         if train:
             ds = ds.shuffle(len(texts), seed=cfg.seed, reshuffle_each_iteration=True)
+        if fixed_batches:
+            ds = ds.padded_batch(
+                cfg.batch_size,
+                padded_shapes=([None], []),
+                padding_values=(0, None),
+                drop_remainder=True,
+            )
+            return ds.prefetch(tf.data.AUTOTUNE)
         bounds = [
             b for b in (32, 64, 96, 128, 160, 192, 256, 320, 400, 512, 768) if b < cfg.max_length
         ]
@@ -851,6 +871,7 @@ class SentimentClassifier:
         positive_label: str | None = None,
         work_dir: str | os.PathLike | None = None,
         tensorboard: bool = False,
+        strategy: Any = None,
     ) -> SentimentClassifier:
         """Adapts the vectorizer on `texts`, trains both branches and blends them.
 
@@ -864,13 +885,25 @@ class SentimentClassifier:
             work_dir: Folder for `BackupAndRestore` checkpoints (an interrupted `fit` with the
                 same `work_dir` resumes) and TensorBoard logs.
             tensorboard: Write TensorBoard logs under `work_dir/logs`.
+            strategy: `"default"` (None), `"mirrored"` (all local GPUs), `"multi_worker"`
+                (`MultiWorkerMirroredStrategy` over the machines in `TF_CONFIG`) or a
+                `tf.distribute.Strategy`. Models are built under its scope. Multi-worker
+                training runs `rnn_apps.training.distributed_fit` (Keras 3's `fit` does not
+                run under that strategy) with fixed batches of `batch_size` texts, validation
+                loss, early stopping and per-epoch backups in `work_dir`;
+                `max_train_minutes`, `ReduceLROnPlateau` and TensorBoard are not used there.
 
         Returns:
             self, with `model_`, `vectorizer_`, `class_names_`, `history_`, `train_seconds_`.
         """
         import keras
 
+        from rnn_apps.progress import step
+        from rnn_apps.training import is_multi_worker, resolve_strategy
+
         cfg = self.config
+        strategy = resolve_strategy(strategy)
+        multi_worker = is_multi_worker(strategy)
         texts = _as_text_list(texts, "texts")
         labels = [str(v) for v in labels]
         if len(texts) != len(labels):
@@ -901,50 +934,74 @@ class SentimentClassifier:
         self.vectorizer_ = make_vectorizer(cfg.max_tokens)
         import tensorflow as tf
 
-        self.vectorizer_.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(512))
+        with step(f"Adapting the vocabulary on {len(texts)} training texts", cfg.verbose):
+            self.vectorizer_.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(512))
         vocab_size = int(self.vectorizer_.vocabulary_size())
         train_ds = self._dataset(texts, y, train=True)
         val_ds = self._dataset(val_texts, y_val, train=False)
+
+        if multi_worker and len(texts) < cfg.batch_size:
+            raise UserInputError(
+                f"Multi-worker training uses fixed batches of batch_size={cfg.batch_size} "
+                f"texts but only {len(texts)} are left for training: lower batch_size."
+            )
+        fixed_ds = self._dataset(texts, y, train=True, fixed_batches=True) if multi_worker else None
+
+        def train_branch(model, name: str, epochs: int, budget=None) -> None:
+            if multi_worker:
+                from rnn_apps.training import distributed_fit
+
+                history = distributed_fit(
+                    model,
+                    fixed_ds,
+                    epochs=epochs,
+                    strategy=strategy,
+                    global_batch_size=cfg.batch_size,
+                    validation_data=val_ds,
+                    patience=cfg.patience,
+                    backup_dir=None if work is None else work / "backup" / name,
+                    verbose=cfg.verbose,
+                )
+            else:
+                history = model.fit(
+                    train_ds,
+                    validation_data=val_ds,
+                    epochs=epochs,
+                    verbose=cfg.verbose,
+                    callbacks=self._callbacks(name, work, tensorboard, budget),
+                ).history
+            self.history_[name] = {k: [float(v) for v in vs] for k, vs in history.items()}
+            self.epochs_[name] = len(history.get("loss", []))
 
         self.history_: dict[str, dict[str, list[float]]] = {}
         self.epochs_: dict[str, int] = {}
         branches = []
         if cfg.ngram_branch:
-            ngram = build_ngram_branch(cfg, vocab_size, self.output_dim)
-            self._set_idf(ngram, train_ds)
-            self._compile(ngram, cfg.ngram_learning_rate)
-            hist = ngram.fit(
-                train_ds,
-                validation_data=val_ds,
-                epochs=cfg.ngram_epochs,
-                verbose=cfg.verbose,
-                callbacks=self._callbacks("ngram", work, tensorboard, None),
-            )
-            self.history_["ngram"] = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
-            self.epochs_["ngram"] = len(hist.history.get("loss", []))
+            with strategy.scope():
+                ngram = build_ngram_branch(cfg, vocab_size, self.output_dim)
+                with step(
+                    "Tokenising the texts and counting n-gram document frequencies", cfg.verbose
+                ):
+                    self._set_idf(ngram, train_ds)
+                self._compile(ngram, cfg.ngram_learning_rate)
+            train_branch(ngram, "ngram", cfg.ngram_epochs)
             branches.append(ngram)
-        rnn = build_rnn_branch(cfg, vocab_size, self.output_dim)
-        self._compile(rnn, cfg.learning_rate)
+        with strategy.scope():
+            rnn = build_rnn_branch(cfg, vocab_size, self.output_dim)
+            self._compile(rnn, cfg.learning_rate)
         budget = None
-        if cfg.max_train_minutes is not None:
+        if cfg.max_train_minutes is not None and not multi_worker:
             used = (time.monotonic() - start) / 60.0
             budget = _TimeBudget.make(max(cfg.max_train_minutes - used, 0.5))
-        hist = rnn.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=cfg.epochs,
-            verbose=cfg.verbose,
-            callbacks=self._callbacks("rnn", work, tensorboard, budget),
-        )
-        self.history_["rnn"] = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
-        self.epochs_["rnn"] = len(hist.history.get("loss", []))
+        train_branch(rnn, "rnn", cfg.epochs, budget)
         self.time_budget_exhausted_ = bool(budget is not None and budget.exhausted)
         branches.append(rnn)
 
         self.model_ = build_sentiment_model(branches, self.output_dim)
         self.validation_metrics_: dict[str, float] = {}
         if len(branches) > 1:
-            self._fit_blend(branches, val_ds)
+            with step("Fitting the branch blend on the validation texts", cfg.verbose):
+                self._fit_blend(branches, val_ds)
         self.train_seconds_ = time.monotonic() - start
         self._serve_fn = None
         return self
@@ -1314,9 +1371,13 @@ def _load_labelled(args: argparse.Namespace, split: str) -> tuple[list[str], lis
 
 def _cmd_train(args: argparse.Namespace) -> int:
     cfg = _config_from_args(args)
-    out = Path(args.output_dir or "sentiment_run")
+    from rnn_apps.cli import worker_output_dir
+
+    out = worker_output_dir(Path(args.output_dir or "sentiment_run"))
     texts, labels = _load_labelled(args, "train")
-    clf = SentimentClassifier(cfg).fit(texts, labels, work_dir=out, tensorboard=args.tensorboard)
+    clf = SentimentClassifier(cfg).fit(
+        texts, labels, work_dir=out, tensorboard=args.tensorboard, strategy=args.strategy
+    )
     clf.save(out / "pipeline")
     report = {"validation": clf.validation_metrics_, "train_seconds": clf.train_seconds_}
     if not args.no_export:
@@ -1356,7 +1417,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def register_cli(subparsers: Any) -> None:
     """Adds `sentiment {train,evaluate,predict,export}` to the `rnn-apps` command line."""
-    from rnn_apps.cli import add_common_args
+    from rnn_apps.cli import add_common_args, add_strategy_arg
 
     parser = subparsers.add_parser("sentiment", help="text classification (IMDB or your data)")
     verbs = parser.add_subparsers(dest="verb", metavar="<verb>")
@@ -1381,6 +1442,7 @@ def register_cli(subparsers: Any) -> None:
     train.add_argument("--max-train-minutes", type=float, default=None)
     train.add_argument("--tensorboard", action="store_true")
     train.add_argument("--no-export", action="store_true")
+    add_strategy_arg(train)
     train.set_defaults(func=_cmd_train)
 
     ev = verbs.add_parser("evaluate", help="metrics and plots of an exported model")

@@ -733,6 +733,7 @@ class TextGenerator:
         *,
         verbose: int = 0,
         callbacks: Sequence[Any] = (),
+        strategy: Any = None,
     ) -> TextGenerator:
         """Builds the vocabulary from `train_text` and trains the LM.
 
@@ -741,6 +742,11 @@ class TextGenerator:
             val_text: Optional validation text, scored (state carried) after every epoch.
             verbose: Keras verbosity.
             callbacks: Extra Keras callbacks.
+            strategy: `"default"` (None), `"mirrored"` (all local GPUs) or a single-machine
+                `tf.distribute.Strategy`; the model is built under its scope. Multi-worker
+                training is not available for text generation yet (its training loop relies
+                on Keras `fit`, which does not run under `MultiWorkerMirroredStrategy` in
+                Keras 3); the sentiment and forecasting pipelines support it.
 
         Returns:
             self.
@@ -748,7 +754,14 @@ class TextGenerator:
         import keras
 
         from rnn_apps import compile_model
+        from rnn_apps.training import is_multi_worker, resolve_strategy
 
+        strategy = resolve_strategy(strategy)
+        if is_multi_worker(strategy):
+            raise UserInputError(
+                "textgen does not support strategy 'multi_worker' yet (Keras 3's fit does not "
+                "run under MultiWorkerMirroredStrategy): use 'default' or 'mirrored'."
+            )
         c = self.config.validate()
         if not isinstance(train_text, str) or not train_text:
             raise UserInputError("train_text is empty: give the text to learn from.")
@@ -771,12 +784,13 @@ class TextGenerator:
             ds, steps = _stateful_dataset(ids, c.seq_len, c.batch_size)
         else:
             ds, steps = _windows_dataset(ids, c.seq_len, c.batch_size, c.seed)
-        train_model = self._build_model(v, stateful=c.stateful)
-        compile_model(
-            train_model,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            optimizer=keras.optimizers.Adam(learning_rate=c.learning_rate, clipnorm=c.clipnorm),
-        )
+        with strategy.scope():
+            train_model = self._build_model(v, stateful=c.stateful)
+            compile_model(
+                train_model,
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                optimizer=keras.optimizers.Adam(learning_rate=c.learning_rate, clipnorm=c.clipnorm),
+            )
         eval_model = self._build_model(v, stateful=False) if c.stateful else train_model
         self.model_ = eval_model
         self._set_graph()
@@ -1249,6 +1263,12 @@ def register_cli(subparsers: Any) -> None:
 
     p = verbs.add_parser("train", help="train an LM on tiny Shakespeare or your .txt files")
     add_common_args(p)
+    p.add_argument(
+        "--strategy",
+        choices=("default", "mirrored"),
+        default="default",
+        help="tf.distribute strategy: 'default' (one device) or 'mirrored' (all local GPUs)",
+    )
     p.add_argument("--text", default=None, help="a .txt file or folder (default: shakespeare)")
     p.add_argument("--level", choices=LEVELS, default=None)
     p.add_argument("--cell", choices=CELLS, default=None)
@@ -1316,7 +1336,7 @@ def _cli_train(args: argparse.Namespace) -> int:
     cfg = _cli_config(args)
     out = Path(args.output_dir or "textgen_run")
     corpus = load_corpus(args.text, data_dir=args.data_dir)
-    lm = TextGenerator(cfg).fit(corpus.train, corpus.val or None, verbose=1)
+    lm = TextGenerator(cfg).fit(corpus.train, corpus.val or None, verbose=1, strategy=args.strategy)
     lm.save(out / "model")
     report: dict[str, Any] = {"train_seconds": lm.train_seconds_, "source": corpus.source}
     if corpus.val:

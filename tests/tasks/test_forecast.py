@@ -302,3 +302,38 @@ def test_cli_train_predict(tmp_path, data):
         main(["forecast", "predict", "--model-dir", str(tmp_path / "nope"), "--data", str(csv)])
         == 2
     )
+
+
+@pytest.mark.slow
+def test_cli_train_multi_worker_single_worker_cluster(tmp_path, data):
+    """`--strategy multi_worker` on a one-worker TF_CONFIG cluster trains through
+    `distributed_fit` (validation, early stopping) and exports."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    csv = tmp_path / "s.csv"
+    data.reset_index().to_csv(csv, index=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(
+        os.environ,
+        TF_CONFIG=json.dumps(
+            {"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}}
+        ),
+        CUDA_VISIBLE_DEVICES="",
+    )
+    out = tmp_path / "m"
+    cmd = [
+        sys.executable, "-m", "rnn_apps.cli", "forecast", "train", "--data", str(csv),
+        "--lookback", "24", "--horizon", "6", "--targets", "a", "--model", "seq2seq",
+        "--epochs", "2", "--strategy", "multi_worker", "--output-dir", str(out),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    fc = Forecaster.load(out)
+    assert len(fc.history_["loss"]) == len(fc.history_["val_loss"]) == 2
+    assert (out / "saved_model" / "saved_model.pb").is_file()

@@ -362,3 +362,14 @@ def test_tfidf_bag_is_binary_idf_weighted_and_normalised():
 def test_cap_ids():
     cap = layers()["CapIds"](5, 1)
     assert np.asarray(cap(np.array([[2, 7, 4, 0]], "int32"))).tolist() == [[2, 1, 4, 0]]
+
+
+def test_fit_under_a_mirrored_strategy_builds_in_its_scope():
+    texts, labels = corpus(160, seed=4)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    clf = SentimentClassifier(tiny(epochs=2, ngram_epochs=2)).fit(texts, labels, strategy=strategy)
+    rnn = clf.model_.get_layer("rnn_branch")
+    assert all(isinstance(v.value, tf.distribute.DistributedValues) for v in rnn.weights)
+    assert clf.predict(["great film"]).probabilities.shape == (1,)
+    with pytest.raises(UserInputError, match="strategy must be one of"):
+        SentimentClassifier(tiny()).fit(texts, labels, strategy=object())
