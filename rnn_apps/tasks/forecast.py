@@ -1252,7 +1252,7 @@ class Forecaster:
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Saves the config, the learned scaling and the weights (``forecaster.json`` +
-        ``model.weights.h5``)."""
+        ``model-<tag>.weights.h5``; see `rnn_apps.persistence.save_pipeline`)."""
         from rnn_apps.persistence import save_pipeline
 
         self._check_fitted()
@@ -1277,6 +1277,8 @@ class Forecaster:
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Forecaster:
         """Restores a `save`d forecaster."""
+        from rnn_apps.persistence import model_path
+
         d = Path(directory)
         if not (d / STATE_FILE).is_file():
             raise UserInputError(f"{d} holds no saved forecaster ({STATE_FILE} missing).")
@@ -1288,7 +1290,7 @@ class Forecaster:
         fc.freq_ = state["freq"]
         fc.history_ = state.get("history", {})
         fc.model_ = fc.build_model()
-        fc.model_.load_weights(d / WEIGHTS_FILE)
+        fc.model_.load_weights(model_path(d, state, WEIGHTS_FILE))
         return fc
 
 

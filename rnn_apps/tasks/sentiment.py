@@ -1253,6 +1253,8 @@ class SentimentClassifier:
         """Loads a pipeline written by `save`."""
         import keras
 
+        from rnn_apps.persistence import model_path
+
         d = Path(directory)
         if not (d / "pipeline.json").is_file():
             raise UserInputError(
@@ -1271,7 +1273,7 @@ class SentimentClassifier:
             if state["vocabulary"][:2] == ["", "[UNK]"]
             else state["vocabulary"]
         )
-        clf.model_ = keras.saving.load_model(d / "model.keras", safe_mode=True)
+        clf.model_ = keras.saving.load_model(model_path(d, state, "model.keras"), safe_mode=True)
         clf.history_ = state.get("history", {})
         clf.epochs_ = state.get("epochs", {})
         clf.validation_metrics_ = state.get("validation_metrics", {})

@@ -994,7 +994,8 @@ class TextGenerator:
 
     # -- persistence
     def save(self, directory: str | os.PathLike) -> Path:
-        """Writes `model.keras` and `textgen.json` (config, vocabulary, unigram, history)."""
+        """Writes `model-<tag>.keras` and `textgen.json` (config, vocabulary, unigram, history,
+        the model's file name); see `rnn_apps.persistence.save_pipeline`."""
         from rnn_apps.persistence import save_pipeline
 
         self._check_fitted()
@@ -1021,10 +1022,13 @@ class TextGenerator:
         """Loads what `save` wrote."""
         import keras
 
+        from rnn_apps.persistence import model_path
+
         d = Path(directory)
-        if not (d / "textgen.json").is_file() or not (d / "model.keras").is_file():
+        if not (d / "textgen.json").is_file():
             raise UserInputError(
-                f"{str(d)!r} is not a saved TextGenerator (needs model.keras and textgen.json)."
+                f"{str(d)!r} is not a saved TextGenerator (no textgen.json); train one with "
+                "`rnn-apps textgen train`."
             )
         state = json.loads((d / "textgen.json").read_text())
         self = cls(TextGenConfig(**state["config"]))
@@ -1034,7 +1038,7 @@ class TextGenerator:
         self.chars_per_token_ = float(state.get("chars_per_token", 1.0))
         self.train_seconds_ = state.get("train_seconds")
         self.steps_per_epoch_ = state.get("steps_per_epoch")
-        self.model_ = keras.saving.load_model(d / "model.keras", safe_mode=True)
+        self.model_ = keras.saving.load_model(model_path(d, state, "model.keras"), safe_mode=True)
         self._set_graph()
         return self
 

@@ -274,7 +274,7 @@ def test_cli_train_predict_evaluate(exported, tmp_path, capsys):
         ["textgen", "train", "--text", str(text), "--output-dir", str(out), "--no-export", *args]
     )
     assert rc == 0
-    assert (out / "model" / "model.keras").is_file() and (out / "learning_curve.png").is_file()
+    assert (out / "model" / "textgen.json").is_file() and (out / "learning_curve.png").is_file()
     path, _ = exported
     capsys.readouterr()
     rc = main(
