@@ -22,10 +22,11 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
+
+from _common import peak_rss_mb  # benchmarks/ is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = {
@@ -36,10 +37,6 @@ PUBLISHED = {
     "repeat_last_96": 1.295,
 }
 TEAM_GOAL = {"96": 0.350, "192": 0.390, "336": 0.420, "720": 0.440}
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -20,7 +20,6 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -28,14 +27,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import dir_size_mb, peak_rss_mb  # benchmarks/ is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def peak_rss_mb() -> float:
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(self_kb, child_kb) / 1024.0, 1)
 
 
 def tfidf_baseline(train_texts, train_y, test_texts, test_y) -> tuple[float, float]:
@@ -55,10 +49,6 @@ def tfidf_baseline(train_texts, train_y, test_texts, test_y) -> tuple[float, flo
     lr.fit(x_train, train_y)
     acc = float((lr.predict(x_test) == np.asarray(test_y)).mean())
     return acc, time.monotonic() - start
-
-
-def dir_size_mb(path: Path) -> float:
-    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 2)
 
 
 MODEL_CARD = """# sentiment_imdb: IMDB movie-review sentiment (rnn_apps)

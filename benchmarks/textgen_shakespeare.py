@@ -21,7 +21,6 @@ import dataclasses
 import datetime
 import json
 import os
-import resource
 import statistics
 import sys
 import time
@@ -30,17 +29,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
+from _common import dir_size_mb, peak_rss_mb  # benchmarks/ is on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "ROMEO:\n"
 NEW_CHARS = 1000
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def dir_size_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
 def windowed_val_loss(lm, val_text: str, seq_len: int) -> float:
