@@ -61,6 +61,10 @@ class SentimentConfig:
         head_tokens: How many of the `sequence_length` come from the start of the text; the
             rest come from its end. None = a quarter.
         embedding_dim: RNN embedding width.
+        embedding_init: `"ppmi"`: start the RNN's embedding from word vectors learned on the
+            training texts (`rnn_apps.embeddings.ppmi_svd_embeddings`, about a minute on IMDB);
+            None: random.
+        embedding_window: Co-occurrence window of the `"ppmi"` vectors.
         cell: `"gru"` or `"lstm"`.
         units: Units per direction of each recurrent layer.
         num_layers: Stacked bidirectional layers.
@@ -95,6 +99,8 @@ class SentimentConfig:
     sequence_length: int = 400
     head_tokens: int | None = None
     embedding_dim: int = 64
+    embedding_init: str | None = "ppmi"
+    embedding_window: int = 5
     cell: str = "gru"
     units: int = 32
     num_layers: int = 1
@@ -124,6 +130,7 @@ class SentimentConfig:
             "max_length",
             "sequence_length",
             "embedding_dim",
+            "embedding_window",
             "units",
             "num_layers",
             "ngram_buckets",
@@ -136,6 +143,10 @@ class SentimentConfig:
                 raise UserInputError(f"{name} must be a positive integer, got {value!r}.")
         if self.max_tokens < 3:
             raise UserInputError(f"max_tokens must be >= 3, got {self.max_tokens}.")
+        if self.embedding_init not in (None, "ppmi"):
+            raise UserInputError(
+                f"embedding_init must be 'ppmi' or None, got {self.embedding_init!r}."
+            )
         if self.cell not in ("gru", "lstm"):
             raise UserInputError(f"cell must be 'gru' or 'lstm', got {self.cell!r}.")
         if self.ngram_order not in (1, 2, 3):
@@ -989,6 +1000,15 @@ class SentimentClassifier:
         with strategy.scope():
             rnn = build_rnn_branch(cfg, vocab_size, self.output_dim)
             self._compile(rnn, cfg.learning_rate)
+        if cfg.embedding_init == "ppmi":
+            embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
+            rows = int(embedding.input_dim)
+            with step(
+                f"Learning {rows} word vectors (PPMI + SVD) on the training texts", cfg.verbose
+            ):
+                vectors = self._ppmi_vectors(texts, rows)
+            if vectors is not None:
+                embedding.embeddings.assign(vectors)
         budget = None
         if cfg.max_train_minutes is not None and not multi_worker:
             used = (time.monotonic() - start) / 60.0
@@ -1005,6 +1025,26 @@ class SentimentClassifier:
         self.train_seconds_ = time.monotonic() - start
         self._serve_fn = None
         return self
+
+    def _ppmi_vectors(self, texts: Sequence[str], rows: int) -> np.ndarray | None:
+        """(rows, embedding_dim) PPMI-SVD vectors of the training token ids (ids >= rows count
+        as [UNK]); None when the texts are too small to factorise."""
+        import tensorflow as tf
+
+        from rnn_apps.embeddings import ppmi_svd_embeddings
+
+        cfg = self.config
+        if cfg.embedding_dim >= rows:
+            return None
+        seqs = []
+        for batch in tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024):
+            seqs.extend(_tokens_ragged(self.vectorizer_, batch, cfg.max_length).numpy())
+        try:
+            return ppmi_svd_embeddings(
+                seqs, rows, cfg.embedding_dim, window=cfg.embedding_window, seed=cfg.seed
+            )
+        except ValueError:  # e.g. only one-token texts
+            return None
 
     @staticmethod
     def _set_idf(ngram, train_ds) -> None:
