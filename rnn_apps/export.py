@@ -112,6 +112,22 @@ def _run_endpoint_in_process(endpoint: Endpoint, inputs: Mapping[str, np.ndarray
     return {k: np.asarray(v.numpy()) for k, v in outputs.items()}
 
 
+def _resources_to_track(obj: Any) -> list[Any]:
+    """What to `ExportArchive.track` for `obj`: a TF trackable as is; for a Keras layer or
+    model, the TF resources (lookup tables) held by it and its sublayers, not its variables."""
+    import keras
+    import tensorflow as tf
+
+    if not isinstance(obj, keras.layers.Layer):
+        return [obj]
+    found: dict[int, Any] = {}
+    for layer in obj._flatten_layers(include_self=True, recursive=True):
+        for value in vars(layer).values():
+            if isinstance(value, tf.saved_model.experimental.TrackableResource):
+                found.setdefault(id(value), value)
+    return list(found.values())
+
+
 def export_saved_model(
     path: str | os.PathLike,
     *,
@@ -129,8 +145,12 @@ def export_saved_model(
     Args:
         path: Destination folder.
         endpoints: The signatures; the first is also `serving_default` unless one is named so.
-        track: Keras models and layers (and TF trackables) the endpoint functions use; lookup
-            layers must be listed so their tables are saved.
+        track: Keras models and layers (and TF trackables) the endpoint functions use. TF
+            trackables (e.g. `tf.lookup` tables built outside Keras) are tracked as given. Of
+            Keras layers and models, the TF resources they hold (the tables of `TextVectorization`
+            and `StringLookup` layers) are tracked; their variables reach the SavedModel through
+            the endpoints that use them. (`ExportArchive.track(model)` would store every
+            variable a second time, doubling the export: keras-team/keras#23553.)
         metadata: Task facts to record (task name, vocabulary or scaling facts, metrics ...).
             Package/TF/Keras versions, creation time and the signature specs are added.
         sample_inputs: `{endpoint name: {input name: array}}` to verify with; endpoints
@@ -205,7 +225,8 @@ def export_saved_model(
 
         archive = keras.export.ExportArchive()
         for obj in track:
-            archive.track(obj)
+            for item in _resources_to_track(obj):
+                archive.track(item)
         archive.track(tf.saved_model.Asset(str(meta_src)))
         for e in endpoints:
             archive.add_endpoint(name=e.name, fn=e.fn, input_signature=list(e.input_signature))

@@ -167,3 +167,17 @@ def test_export_argument_errors(sentiment_parts, tmp_path):
         )
     with pytest.raises(FileNotFoundError, match="not written by rnn_apps"):
         read_metadata(tmp_path)
+
+
+def test_export_stores_every_variable_once(sentiment_parts, exported):
+    """Tracking a Keras model in an ExportArchive stores each variable twice
+    (keras-team/keras#23553); the export must hold exactly the model's parameters."""
+    model = sentiment_parts[0]
+    path, _ = exported
+    reader = tf.train.load_checkpoint(str(path / "variables" / "variables"))
+    float_values = sum(
+        int(np.prod(shape))
+        for name, shape in reader.get_variable_to_shape_map().items()
+        if name.endswith("VARIABLE_VALUE") and reader.get_variable_to_dtype_map()[name].is_floating
+    )
+    assert float_values == model.count_params()
