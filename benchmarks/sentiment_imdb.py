@@ -76,7 +76,7 @@ vocabulary facts, versions and metrics.
 - Text standardisation and vocabulary (`TextVectorization`, {vocab} tokens, adapted on the
   training reviews only; `<br />` markup stripped), inside the graph.
 - RNN branch (`rnn_apps.build_bidirectional`): embedding {emb} of the {rnn_vocab} most frequent
-  tokens (mask_zero), {layers} x
+  tokens (mask_zero), initialised with {emb_init}, {layers} x
   bidirectional {cell} ({units} units per direction, input dropout {dropout}), mask-aware
   mean+max pooling, dropout {head_dropout}, logit. It reads the first {head} and the last
   {tail} tokens of a review.
@@ -254,6 +254,15 @@ def main(argv: list[str] | None = None) -> int:
             "test_roc_auc": metrics["roc_auc"],
             "test_confusion_matrix": metrics["confusion_matrix"],
             **branch_acc,
+            "rnn_gain_over_ngram_branch": (
+                metrics["accuracy"] - branch_acc["test_accuracy_ngram_branch"]
+                if "test_accuracy_ngram_branch" in branch_acc
+                else None
+            ),
+            "rnn_branch_beats_baseline": bool(
+                branch_acc.get("test_accuracy_rnn_branch", 0.0)
+                > result.get("baseline_tfidf_lr_accuracy", 1.0)
+            ),
             "beats_baseline": bool(
                 metrics["accuracy"] > result.get("baseline_tfidf_lr_accuracy", 0.0)
             ),
@@ -312,6 +321,11 @@ def main(argv: list[str] | None = None) -> int:
         card = MODEL_CARD.format(
             vocab=int(clf.vectorizer_.vocabulary_size()),
             emb=cfg.embedding_dim,
+            emb_init=(
+                "PPMI + SVD word vectors learned on the training reviews"
+                if cfg.embedding_init == "ppmi"
+                else "random values"
+            ),
             rnn_vocab=min(int(clf.vectorizer_.vocabulary_size()), cfg.rnn_max_tokens or 10**9),
             layers=cfg.num_layers,
             cell=cfg.cell.upper(),

@@ -94,17 +94,17 @@ class SentimentConfig:
     """
 
     max_tokens: int = 30000
-    rnn_max_tokens: int | None = 10000
+    rnn_max_tokens: int | None = 20000
     max_length: int = 1000
     sequence_length: int = 400
     head_tokens: int | None = None
-    embedding_dim: int = 64
+    embedding_dim: int = 128
     embedding_init: str | None = "ppmi"
     embedding_window: int = 5
     cell: str = "gru"
-    units: int = 32
+    units: int = 64
     num_layers: int = 1
-    dropout: float = 0.5
+    dropout: float = 0.2
     recurrent_dropout: float = 0.0
     pooling: str = "mean_max"
     head_dropout: float = 0.5
@@ -115,7 +115,7 @@ class SentimentConfig:
     ngram_l2: float = 2.5e-6
     ngram_epochs: int = 8
     ngram_learning_rate: float = 2e-3
-    batch_size: int = 256
+    batch_size: int = 128
     epochs: int = 8
     learning_rate: float = 2e-3
     patience: int = 2
