@@ -218,6 +218,7 @@ def build_stacked_rnn(
     merge_mode: str | None = "concat",
     dropout: float | Sequence[float] = 0.0,
     recurrent_dropout: float | Sequence[float] = 0.0,
+    embedding_dropout: float = 0.0,
     head: str = "many_to_one",
     pooling: str = "last",
     head_units: int | None = None,
@@ -252,6 +253,9 @@ def build_stacked_rnn(
         recurrent_dropout: Dropout on the recurrent state (scalar or per layer). A non-zero
             value disables the cuDNN kernel on GPU (several times slower); a warning says so
             once per process.
+        embedding_dropout: `SpatialDropout1D` rate after the embedding/masking layer: whole
+            embedding channels are dropped for every step of a sequence, the same mask for
+            both directions of a bidirectional layer (layer `embedding_dropout`; 0 = none).
         head: `"many_to_one"` (B, O), `"many_to_many"` (B, T, O) one output per step, or
             `"multi_horizon"` (B, H, O) direct multi-step regression.
         pooling: For `many_to_one` and `multi_horizon`: `"last"` (the final output, i.e. the
@@ -291,6 +295,7 @@ def build_stacked_rnn(
         for d in _per_layer("recurrent_dropout", recurrent_dropout, n)
     ]
     _check_rate("head_dropout", head_dropout)
+    _check_rate("embedding_dropout", embedding_dropout)
     _check_positive_int("output_dim", output_dim)
     if head_units is not None:
         _check_positive_int("head_units", head_units)
@@ -321,6 +326,8 @@ def build_stacked_rnn(
         sequence_length=sequence_length,
         batch_size=batch_size,
     )
+    if embedding_dropout:
+        x = keras.layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(x)
     sequence_out = head == "many_to_many" or pooling != "last"
     for i, (u, bidi, d, rd) in enumerate(zip(layer_units, bidis, drops, rdrops), start=1):
         last = i == n

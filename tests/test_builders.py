@@ -234,3 +234,17 @@ def test_encoder_decoder_errors():
         build_encoder_decoder(source_features=2, target_features=2)
     with pytest.raises(ValueError, match="source_vocab_size=1"):
         build_encoder_decoder(source_vocab_size=1, target_vocab_size=5)
+
+
+def test_embedding_dropout_keeps_the_mask_and_checks_its_rate():
+    from rnn_apps import build_bidirectional
+
+    model = build_bidirectional(
+        vocab_size=9, embedding_dim=4, units=3, cell="gru", pooling="mean", embedding_dropout=0.5
+    )
+    assert type(model.get_layer("embedding_dropout")).__name__ == "SpatialDropout1D"
+    padded = np.array([[3, 4, 5, 0, 0, 0]], dtype="int32")
+    trimmed = padded[:, :3]
+    np.testing.assert_allclose(model(padded), model(trimmed), atol=1e-6)  # padding ignored
+    with pytest.raises(ValueError, match="embedding_dropout"):
+        build_bidirectional(vocab_size=9, units=3, embedding_dropout=1.5)

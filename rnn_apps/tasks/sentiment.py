@@ -68,6 +68,7 @@ class SentimentConfig:
         cell: `"gru"` or `"lstm"`.
         units: Units per direction of each recurrent layer.
         num_layers: Stacked bidirectional layers.
+        embedding_dropout: `SpatialDropout1D` rate on the RNN's embedded sequence.
         dropout: Input dropout of the recurrent layers (same mask over time).
         recurrent_dropout: Recurrent-state dropout.
         pooling: `"mean_max"`, `"mean"`, `"max"` or `"last"`.
@@ -104,7 +105,8 @@ class SentimentConfig:
     cell: str = "gru"
     units: int = 64
     num_layers: int = 1
-    dropout: float = 0.2
+    embedding_dropout: float = 0.2
+    dropout: float = 0.0
     recurrent_dropout: float = 0.0
     pooling: str = "mean_max"
     head_dropout: float = 0.5
@@ -485,6 +487,7 @@ def build_rnn_branch(config: SentimentConfig, vocab_size: int, output_dim: int):
         cell=config.cell,
         units=config.units,
         num_layers=config.num_layers,
+        embedding_dropout=config.embedding_dropout,
         dropout=config.dropout,
         recurrent_dropout=config.recurrent_dropout,
         pooling=config.pooling,
