@@ -80,9 +80,10 @@ vocabulary facts, versions and metrics.
   bidirectional {cell} ({units} units per direction, input dropout {dropout}), mask-aware
   mean+max pooling, dropout {head_dropout}, logit. It reads the first {head} and the last
   {tail} tokens of a review.
-- n-gram branch (in-graph TF-IDF + logistic regression): unigrams and hashed n-grams up to
-  order {order} ({buckets} buckets) of the first {max_length} tokens, binary TF-IDF (IDF from the
-  training reviews), L2-normalised, linear weights with an L2 penalty -> logit.
+- n-gram branch (in-graph NBSVM-style logistic regression): unigrams and hashed n-grams up to
+  order {order} ({buckets} buckets) of the first {max_length} tokens, a binary bag weighted by
+  {weighting} (counted on the training reviews), L2-normalised, linear weights with an L2
+  penalty -> logit.
 - The two logits are blended with non-negative weights fitted on the validation split
   (weights {weights}).
 
@@ -335,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
             head=cfg.head,
             tail=cfg.sequence_length - cfg.head,
             order=cfg.ngram_order,
+            weighting=(
+                "each n-gram's Naive-Bayes log-count ratio (Wang & Manning 2012)"
+                if cfg.ngram_weighting == "nb"
+                else "inverse document frequency"
+            ),
             buckets=cfg.ngram_buckets,
             max_length=cfg.max_length,
             weights=[round(w, 3) for w in clf.validation_metrics_.get("branch_weights", [])],

@@ -13,7 +13,8 @@ Pipeline (`SentimentClassifier`):
      (`HeadTailCrop`: the first `head_tokens` and the last `sequence_length - head_tokens`);
    - a wide n-gram branch: uni-, bi- (and optionally tri-) gram ids hashed from the token ids
      in-graph (`NgramHashing`), then `TfidfBag`: a logistic regression (L2-regularised) on the
-     L2-normalised binary TF-IDF bag of those n-grams, with IDF counted on the training texts.
+     L2-normalised binary bag of those n-grams weighted by their Naive-Bayes log-count ratios
+     (NBSVM-style; IDF with more than two classes), counted on the training texts.
    Both are trained on the training split (each with its own early stopping), then their logits
    are blended with weights fitted on the validation split (`LogitBlend`).
 3. `evaluate`: accuracy, precision, recall, F1, ROC-AUC, confusion matrix, PNG plots.
@@ -75,6 +76,9 @@ class SentimentConfig:
         head_dropout: Dropout before the RNN branch's output layer.
         ngram_branch: Add the wide n-gram branch.
         ngram_order: 2 = uni+bigrams, 3 = uni+bi+trigrams.
+        ngram_weighting: Per-n-gram weight of the binary bag: `"nb"`, the Naive-Bayes
+            log-count ratio of the two classes on the training texts (NBSVM, Wang & Manning
+            2012; with more than two classes IDF is used), or `"idf"`.
         ngram_buckets: Hash buckets H for the n-grams of order >= 2.
         ngram_scale: Output multiplier of the n-gram branch (its effective learning-rate
             multiplier under Adam).
@@ -112,6 +116,7 @@ class SentimentConfig:
     head_dropout: float = 0.5
     ngram_branch: bool = True
     ngram_order: int = 2
+    ngram_weighting: str = "nb"
     ngram_buckets: int = 2**20
     ngram_scale: float = 30.0
     ngram_l2: float = 2.5e-6
@@ -151,6 +156,10 @@ class SentimentConfig:
             )
         if self.cell not in ("gru", "lstm"):
             raise UserInputError(f"cell must be 'gru' or 'lstm', got {self.cell!r}.")
+        if self.ngram_weighting not in ("nb", "idf"):
+            raise UserInputError(
+                f"ngram_weighting must be 'nb' or 'idf', got {self.ngram_weighting!r}."
+            )
         if self.ngram_order not in (1, 2, 3):
             raise UserInputError(f"ngram_order must be 1, 2 or 3, got {self.ngram_order!r}.")
         if not 0.0 < self.validation_split < 1.0:
@@ -298,13 +307,15 @@ def _define_layers() -> dict[str, type]:
 
     @_register
     class TfidfBag(keras.layers.Layer):
-        """Linear model on the L2-normalised binary TF-IDF bag of ids (in-graph TF-IDF + LR).
+        """Linear model on the L2-normalised, weighted binary bag of ids (in-graph TF-IDF + LR
+        or NBSVM-style LR).
 
         (B, N) ids (0 = padding) -> (B, O) logits. Each distinct id of a row counts once,
-        weighted by its inverse document frequency (`idf`, a non-trainable table set from the
-        training data by `set_idf`); the weighted bag is L2-normalised and multiplied by
-        trainable per-id weights. `scale` multiplies the output (under Adam it acts as a
-        learning-rate multiplier for this layer).
+        weighted by a non-trainable per-id table (`idf`) set from the training data: inverse
+        document frequencies (`set_idf`) or Naive-Bayes log-count ratios (`set_nb_ratio`); the
+        weighted bag is L2-normalised and multiplied by trainable per-id weights. `scale`
+        multiplies the output (under Adam it acts as a learning-rate multiplier for this
+        layer).
         """
 
         def __init__(
@@ -343,6 +354,13 @@ def _define_layers() -> dict[str, type]:
             """Smooth IDF as scikit-learn: log((1 + n) / (1 + df)) + 1."""
             idf = np.log((1.0 + num_docs) / (1.0 + np.asarray(doc_freq, np.float64))) + 1.0
             self.idf.assign(idf.astype("float32"))
+
+        def set_nb_ratio(self, pos_freq: np.ndarray, neg_freq: np.ndarray) -> None:
+            """Naive-Bayes log-count ratio of each id (document frequencies in the positive and
+            negative training texts, add-one smoothed): log((p / |p|_1) / (q / |q|_1))."""
+            p = 1.0 + np.asarray(pos_freq, np.float64)
+            q = 1.0 + np.asarray(neg_freq, np.float64)
+            self.idf.assign(np.log((p / p.sum()) / (q / q.sum())).astype("float32"))
 
         def compute_output_shape(self, input_shape):
             return (input_shape[0], self.output_dim)
@@ -996,7 +1014,8 @@ class SentimentClassifier:
                 with step(
                     "Tokenising the texts and counting n-gram document frequencies", cfg.verbose
                 ):
-                    self._set_idf(ngram, train_ds)
+                    nb = cfg.ngram_weighting == "nb" and self.output_dim == 1
+                    self._set_ngram_weights(ngram, train_ds, nb=nb)
                 self._compile(ngram, cfg.ngram_learning_rate)
             train_branch(ngram, "ngram", cfg.ngram_epochs)
             branches.append(ngram)
@@ -1050,19 +1069,26 @@ class SentimentClassifier:
             return None
 
     @staticmethod
-    def _set_idf(ngram, train_ds) -> None:
-        """Document frequency of every n-gram id over the training texts -> the branch's IDF."""
+    def _set_ngram_weights(ngram, train_ds, *, nb: bool) -> None:
+        """Document frequency of every n-gram id over the training texts (per class with
+        `nb`) -> the branch's weight table: Naive-Bayes ratios (`nb`, two classes) or IDF."""
         hashing = ngram.get_layer("ngram_ids")
         bag = ngram.get_layer("ngram_logits")
-        doc_freq = np.zeros(bag.table_size, dtype=np.int64)
+        doc_freq = np.zeros((2, bag.table_size), dtype=np.int64)  # [negative, positive]
         num_docs = 0
-        for tokens, _ in train_ds:
+        for tokens, labels in train_ds:
             s = np.sort(np.asarray(hashing(tokens)), axis=1)  # (B, N)
             first = np.ones_like(s, dtype=bool)
             first[:, 1:] = s[:, 1:] != s[:, :-1]
-            doc_freq += np.bincount(s[first & (s > 0)], minlength=bag.table_size)
+            keep = first & (s > 0)
+            positive = np.asarray(labels).reshape(-1) > 0.5  # (B,)
+            for k, rows in enumerate((~positive, positive)):
+                doc_freq[k] += np.bincount(s[rows][keep[rows]], minlength=bag.table_size)
             num_docs += s.shape[0]
-        bag.set_idf(doc_freq, num_docs)
+        if nb:
+            bag.set_nb_ratio(doc_freq[1], doc_freq[0])
+        else:
+            bag.set_idf(doc_freq.sum(axis=0), num_docs)
 
     def _fit_blend(self, branches, val_ds) -> None:
         """Fits the `LogitBlend` weights on the validation logits of the frozen branches."""

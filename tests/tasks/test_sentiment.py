@@ -373,3 +373,27 @@ def test_fit_under_a_mirrored_strategy_builds_in_its_scope():
     assert clf.predict(["great film"]).probabilities.shape == (1,)
     with pytest.raises(UserInputError, match="strategy must be one of"):
         SentimentClassifier(tiny()).fit(texts, labels, strategy=object())
+
+
+def test_nb_ratio_weights_follow_the_classes():
+    bag = layers()["TfidfBag"](4, 1)
+    bag.build((None, None))
+    # id 1 only in positive docs, id 2 only in negative ones, id 3 in both equally.
+    bag.set_nb_ratio(pos_freq=np.array([0, 9, 0, 5]), neg_freq=np.array([0, 0, 9, 5]))
+    r = np.asarray(bag.idf)
+    assert r[1] > 0 > r[2] and abs(r[3]) < 1e-6 and abs(r[1] + r[2]) < 1e-6
+
+
+def test_fit_sets_nb_ratios_for_two_classes_and_idf_for_more():
+    texts, labels = corpus(120, seed=5)
+    clf = SentimentClassifier(tiny(epochs=1, ngram_epochs=1)).fit(texts, labels)
+    table = np.asarray(clf.model_.get_layer("ngram_branch").get_layer("ngram_logits").idf)
+    vocab = clf.vectorizer_.get_vocabulary()
+    assert table[vocab.index("great")] > 0 > table[vocab.index("awful")]  # class 1 = POS
+    three = (NEG, POS, ["meh", "okay", "average"])
+    texts3, labels3 = corpus(120, seed=6, classes=three)
+    clf3 = SentimentClassifier(tiny(epochs=1, ngram_epochs=1)).fit(texts3, labels3)
+    idf = np.asarray(clf3.model_.get_layer("ngram_branch").get_layer("ngram_logits").idf)
+    assert idf[2:].min() >= 1.0  # IDF values: log(...) + 1 >= 1
+    with pytest.raises(UserInputError, match="ngram_weighting"):
+        SentimentConfig(ngram_weighting="bm25")
