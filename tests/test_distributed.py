@@ -41,7 +41,8 @@ def test_two_workers_train_a_sentiment_model_to_identical_weights(tmp_path):
     config = tmp_path / "tiny.yaml"
     config.write_text(
         "max_tokens: 64\nembedding_dim: 8\nunits: 4\nngram_buckets: 256\nbatch_size: 16\n"
-        "epochs: 3\nngram_epochs: 2\npatience: 5\nverbose: 0\n"
+        "epochs: 3\nngram_epochs: 2\npatience: 5\nverbose: 0\nlearning_rate: 0.02\n"
+        "embedding_dropout: 0.0\nhead_dropout: 0.0\n"
     )
     out = tmp_path / "run"
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
