@@ -66,33 +66,25 @@ def _compiled_model():
 def test_distributed_fit_validates_stops_early_and_resumes(tmp_path):
     from rnn_apps.training import distributed_fit, resolve_strategy
 
-    strategy = resolve_strategy(None)
     data = _tiny_regression()
-    model = _compiled_model()
-    hist = distributed_fit(
-        model,
-        data,
-        epochs=2,
-        strategy=strategy,
-        global_batch_size=16,
-        validation_data=data,
-        backup_dir=tmp_path / "backup",
-        verbose=0,
-    )
+
+    def run(epochs: int):  # a fresh model each time, the same backup folder
+        return distributed_fit(
+            _compiled_model(),
+            data,
+            epochs=epochs,
+            strategy=resolve_strategy(None),
+            global_batch_size=16,
+            validation_data=data,
+            backup_dir=tmp_path / "backup",
+            verbose=0,
+        )
+
+    hist = run(2)
     assert len(hist["loss"]) == len(hist["val_loss"]) == 2
     assert hist["loss"][1] < hist["loss"][0]
     # Started again with the same backup folder: resumes after epoch 2, runs epochs 3-4 only.
-    model2 = _compiled_model()
-    hist2 = distributed_fit(
-        model2,
-        data,
-        epochs=4,
-        strategy=strategy,
-        global_batch_size=16,
-        validation_data=data,
-        backup_dir=tmp_path / "backup",
-        verbose=0,
-    )
+    hist2 = run(4)
     assert len(hist2["loss"]) == 2
     assert hist2["val_loss"][0] < hist["val_loss"][0]  # carried on from the trained weights
 

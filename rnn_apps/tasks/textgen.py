@@ -756,8 +756,9 @@ class TextGenerator:
         from rnn_apps import compile_model
         from rnn_apps.training import is_multi_worker, resolve_strategy
 
-        strategy = resolve_strategy(strategy)
-        if is_multi_worker(strategy):
+        # Refused before a named strategy is created (that would start a cluster server).
+        strategy = None if strategy == "multi_worker" else resolve_strategy(strategy)
+        if strategy is None or is_multi_worker(strategy):
             raise UserInputError(
                 "textgen does not support strategy 'multi_worker' yet (Keras 3's fit does not "
                 "run under MultiWorkerMirroredStrategy): use 'default' or 'mirrored'."

@@ -301,3 +301,12 @@ def test_cli_train_predict_evaluate(exported, tmp_path, capsys):
     rc = main(["textgen", "predict", "--model", str(path), "--top-p", "2"])
     assert rc == 2
     assert "top_p" in capsys.readouterr().err
+
+
+def test_fit_under_a_mirrored_strategy_and_refuses_multi_worker():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    mlm = TextGenerator(TextGenConfig(**TINY)).fit(CORPUS, strategy=strategy)
+    assert all(isinstance(v.value, tf.distribute.DistributedValues) for v in mlm.model_.weights)
+    assert len(mlm.generate("All", max_new_tokens=3, seed=1)[0]) == 6
+    with pytest.raises(UserInputError, match="textgen does not support strategy 'multi_worker'"):
+        TextGenerator(TextGenConfig(**TINY)).fit(CORPUS, strategy="multi_worker")
