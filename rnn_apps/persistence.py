@@ -89,3 +89,27 @@ def model_path(directory: str | os.PathLike, state: Mapping[str, Any], model_fil
             "the folder was changed by hand or copied in part; save or train again."
         )
     return path
+
+
+def read_pipeline(
+    directory: str | os.PathLike, *, state_file: str, model_file: str, missing: str
+) -> tuple[dict[str, Any], Path]:
+    """Reads what `save_pipeline` wrote: `(state, path of its model file)`.
+
+    Args:
+        directory: The folder.
+        state_file: Name of the JSON file.
+        model_file: Model file name of saves that did not record theirs.
+        missing: Error message when the folder holds no `state_file`.
+
+    Raises:
+        UserInputError: no `state_file` (with `missing` as the message).
+        FileNotFoundError: the state's model file is missing (see `model_path`).
+    """
+    from rnn_apps.errors import UserInputError
+
+    d = Path(directory)
+    if not (d / state_file).is_file():
+        raise UserInputError(missing)
+    state = json.loads((d / state_file).read_text())
+    return state, model_path(d, state, model_file)

@@ -81,13 +81,16 @@ def get_strategy(name: str | None = "default") -> Any:
     )
 
 
+def _task() -> dict[str, Any]:
+    """The `task` entry of `TF_CONFIG` ({} without TF_CONFIG)."""
+    raw = os.environ.get("TF_CONFIG", "")
+    return json.loads(raw).get("task", {}) if raw else {}
+
+
 def is_chief() -> bool:
     """True on the worker that writes models and reports (index 0, or no TF_CONFIG)."""
-    raw = os.environ.get("TF_CONFIG", "")
-    if not raw:
-        return True
-    task = json.loads(raw).get("task", {})
-    return task.get("type", "worker") in ("chief", "worker") and int(task.get("index", 0)) == 0
+    task = _task()
+    return task.get("type", "worker") in ("chief", "worker") and worker_index() == 0
 
 
 def standard_callbacks(
@@ -160,8 +163,7 @@ def is_multi_worker(strategy: Any) -> bool:
 
 def worker_index() -> int:
     """This process's worker index in `TF_CONFIG` (0 without TF_CONFIG)."""
-    raw = os.environ.get("TF_CONFIG", "")
-    return int(json.loads(raw).get("task", {}).get("index", 0)) if raw else 0
+    return int(_task().get("index", 0))
 
 
 def _per_example_loss(loss: Any, y: Any, y_pred: Any) -> Any:

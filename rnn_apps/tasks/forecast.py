@@ -1277,12 +1277,14 @@ class Forecaster:
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Forecaster:
         """Restores a `save`d forecaster."""
-        from rnn_apps.persistence import model_path
+        from rnn_apps.persistence import read_pipeline
 
-        d = Path(directory)
-        if not (d / STATE_FILE).is_file():
-            raise UserInputError(f"{d} holds no saved forecaster ({STATE_FILE} missing).")
-        state = json.loads((d / STATE_FILE).read_text())
+        state, weights_file = read_pipeline(
+            directory,
+            state_file=STATE_FILE,
+            model_file=WEIGHTS_FILE,
+            missing=f"{Path(directory)} holds no saved forecaster ({STATE_FILE} missing).",
+        )
         fc = cls(ForecastConfig.from_dict(state["config"]))
         fc.columns_, fc.targets_ = state["columns"], state["targets"]
         fc.mean_ = np.asarray(state["mean"], dtype="float32")
@@ -1290,7 +1292,7 @@ class Forecaster:
         fc.freq_ = state["freq"]
         fc.history_ = state.get("history", {})
         fc.model_ = fc.build_model()
-        fc.model_.load_weights(model_path(d, state, WEIGHTS_FILE))
+        fc.model_.load_weights(weights_file)
         return fc
 
 

@@ -1028,7 +1028,7 @@ class SentimentClassifier:
             with step(
                 f"Learning {rows} word vectors (PPMI + SVD) on the training texts", cfg.verbose
             ):
-                vectors = self._ppmi_vectors(texts, rows)
+                vectors = self._ppmi_vectors(train_ds, rows)
             if vectors is not None:
                 embedding.embeddings.assign(vectors)
         budget = None
@@ -1048,19 +1048,16 @@ class SentimentClassifier:
         self._serve_fn = None
         return self
 
-    def _ppmi_vectors(self, texts: Sequence[str], rows: int) -> np.ndarray | None:
-        """(rows, embedding_dim) PPMI-SVD vectors of the training token ids (ids >= rows count
-        as [UNK]); None when the texts are too small to factorise."""
-        import tensorflow as tf
-
+    def _ppmi_vectors(self, train_ds, rows: int) -> np.ndarray | None:
+        """(rows, embedding_dim) PPMI-SVD vectors of the token ids of the (cached, already
+        tokenised) training dataset (ids >= rows count as [UNK]); None when the texts are too
+        small to factorise."""
         from rnn_apps.embeddings import ppmi_svd_embeddings
 
         cfg = self.config
         if cfg.embedding_dim >= rows:
             return None
-        seqs = []
-        for batch in tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024):
-            seqs.extend(_tokens_ragged(self.vectorizer_, batch, cfg.max_length).numpy())
+        seqs = [row[row > 0] for tokens, _ in train_ds for row in np.asarray(tokens)]
         try:
             return ppmi_svd_embeddings(
                 seqs, rows, cfg.embedding_dim, window=cfg.embedding_window, seed=cfg.seed
@@ -1322,18 +1319,17 @@ class SentimentClassifier:
         """Loads a pipeline written by `save`."""
         import keras
 
-        from rnn_apps.persistence import model_path
-
-        d = Path(directory)
-        if not (d / "pipeline.json").is_file():
-            raise UserInputError(
-                f"{str(d)!r} is not a saved sentiment pipeline (no pipeline.json); "
-                "train one with `rnn-apps sentiment train`."
-            )
         import rnn_apps.layers  # noqa: F401  (registers MaskedGlobalMaxPooling1D)
+        from rnn_apps.persistence import read_pipeline
 
+        state, model_file = read_pipeline(
+            directory,
+            state_file="pipeline.json",
+            model_file="model.keras",
+            missing=f"{str(Path(directory))!r} is not a saved sentiment pipeline (no "
+            "pipeline.json); train one with `rnn-apps sentiment train`.",
+        )
         layers()
-        state = json.loads((d / "pipeline.json").read_text())
         clf = cls(SentimentConfig.from_dict(state["config"]))
         clf.class_names_ = state["class_names"]
         clf.vectorizer_ = make_vectorizer(clf.config.max_tokens)
@@ -1342,7 +1338,7 @@ class SentimentClassifier:
             if state["vocabulary"][:2] == ["", "[UNK]"]
             else state["vocabulary"]
         )
-        clf.model_ = keras.saving.load_model(model_path(d, state, "model.keras"), safe_mode=True)
+        clf.model_ = keras.saving.load_model(model_file, safe_mode=True)
         clf.history_ = state.get("history", {})
         clf.epochs_ = state.get("epochs", {})
         clf.validation_metrics_ = state.get("validation_metrics", {})

@@ -1023,15 +1023,15 @@ class TextGenerator:
         """Loads what `save` wrote."""
         import keras
 
-        from rnn_apps.persistence import model_path
+        from rnn_apps.persistence import read_pipeline
 
-        d = Path(directory)
-        if not (d / "textgen.json").is_file():
-            raise UserInputError(
-                f"{str(d)!r} is not a saved TextGenerator (no textgen.json); train one with "
-                "`rnn-apps textgen train`."
-            )
-        state = json.loads((d / "textgen.json").read_text())
+        state, model_file = read_pipeline(
+            directory,
+            state_file="textgen.json",
+            model_file="model.keras",
+            missing=f"{str(Path(directory))!r} is not a saved TextGenerator (no textgen.json); "
+            "train one with `rnn-apps textgen train`.",
+        )
         self = cls(TextGenConfig(**state["config"]))
         self.vocab_ = Vocabulary.from_dict(state["vocab"])
         self.unigram_logits_ = np.asarray(state["unigram_logits"], np.float32)
@@ -1039,7 +1039,7 @@ class TextGenerator:
         self.chars_per_token_ = float(state.get("chars_per_token", 1.0))
         self.train_seconds_ = state.get("train_seconds")
         self.steps_per_epoch_ = state.get("steps_per_epoch")
-        self.model_ = keras.saving.load_model(model_path(d, state, "model.keras"), safe_mode=True)
+        self.model_ = keras.saving.load_model(model_file, safe_mode=True)
         self._set_graph()
         return self
 
