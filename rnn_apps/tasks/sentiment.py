@@ -1090,12 +1090,18 @@ class SentimentClassifier:
     def _fit_blend(self, branches, val_ds) -> None:
         """Fits the `LogitBlend` weights on the validation logits of the frozen branches."""
         import keras
+        import tensorflow as tf
+
+        # Compiled once for all batch shapes: eager calls would step the RNN in Python.
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
+        def run(tokens):
+            return [b(tokens, training=False) for b in branches]
 
         logits = [[] for _ in branches]
         ys = []
         for tokens, lab in val_ds:
-            for i, b in enumerate(branches):
-                logits[i].append(np.asarray(b(tokens, training=False)))
+            for i, z in enumerate(run(tf.cast(tokens, tf.int32))):
+                logits[i].append(np.asarray(z))
             ys.append(lab.numpy())
         z = [np.concatenate(parts) for parts in logits]  # k x (N, O)
         y = np.concatenate(ys)
