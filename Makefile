@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TASK ?= forecast
 OUT ?= runs/$(TASK)
 
-.PHONY: install train test lint format benchmarks clean
+.PHONY: install train test lint format notebooks clean
 
 $(BIN)/.rnn_apps-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+notebooks: install
+	$(BIN)/python notebooks/execute.py
 
 format: install
 	$(BIN)/ruff format .

@@ -80,7 +80,7 @@ def main(argv=None) -> int:
         lookback=args.lookback,
         horizon=args.horizons[0],
         targets=list(ETTH1_COLUMNS),
-        model="segrnn",
+        architecture="segrnn",
         seg_len=args.seg_len,
         d_model=args.d_model,
         dropout=args.dropout,
@@ -91,9 +91,10 @@ def main(argv=None) -> int:
         epochs=args.epochs,
         patience=args.patience,
         seed=args.seed,
+        verbose=args.verbose,
     )
-    cfg_u = dataclasses.replace(
-        cfg_m, targets=["OT"], epochs=args.uni_epochs, batch_size=args.uni_batch_size
+    cfg_u = cfg_m.replace(
+        targets=["OT"], epochs=args.uni_epochs, batch_size=args.uni_batch_size, verbose=0
     )
     out_path = Path(args.output)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,8 +166,9 @@ def main(argv=None) -> int:
             )
             block["losses_to_baselines"].append(msg)
             print("WARNING:", msg, flush=True)
-        block["epochs_run"][key] = len(fc.history_.get("loss", []))
-        block.setdefault("best_val_loss", {})[key] = min(fc.history_.get("val_loss", [0.0]))
+        history = fc.history_["model"]
+        block["epochs_run"][key] = len(history.get("loss", []))
+        block.setdefault("best_val_loss", {})[key] = min(history.get("val_loss", [0.0]))
         block.setdefault("mse_real_units", {})[key] = rep["mse_real"]
         print(
             f"[{block['kind'].split(':')[0]} H={h}] segrnn mse {rep['mse']:.4f} mae "
@@ -207,8 +209,8 @@ def main(argv=None) -> int:
     for h in args.horizons:
         if out_of_time(f"multivariate H={h}"):
             continue
-        cfg = dataclasses.replace(cfg_m, horizon=h)
-        fc = Forecaster(cfg).fit(train, val, verbose=args.verbose)
+        cfg = cfg_m.replace(horizon=h)
+        fc = Forecaster(cfg).fit(train, val)
         train_seconds["segrnn"][str(h)] = fc.train_seconds_
         dl = fit_dlinear_baseline(train, val, cfg, **dl_kw)
         train_seconds["dlinear"][str(h)] = dl.train_seconds_
@@ -221,8 +223,8 @@ def main(argv=None) -> int:
         del fc, dl
     for h in args.horizons:
         if not args.no_univariate and not out_of_time(f"univariate H={h}"):
-            cfg = dataclasses.replace(cfg_u, horizon=h)
-            fc = Forecaster(cfg).fit(train, val, verbose=0)
+            cfg = cfg_u.replace(horizon=h)
+            fc = Forecaster(cfg).fit(train, val)
             train_seconds["univariate_segrnn"][str(h)] = fc.train_seconds_
             dl = fit_dlinear_baseline(train, val, cfg, **dl_kw)
             train_seconds["univariate_dlinear"][str(h)] = dl.train_seconds_
@@ -238,11 +240,6 @@ def main(argv=None) -> int:
 
 def export_h96(fc, test, args, result, command) -> None:
     """Exports the H = 96 multivariate model, its plots and the model card."""
-    import numpy as np
-
-    windows = np.stack([test.to_numpy()[i : i + args.lookback] for i in (0, 1000, 2000)]).astype(
-        "float32"
-    )
     metrics = {
         "test_mse_scaled": result["mse"]["96"],
         "test_mae_scaled": result["mae"]["96"],
@@ -251,7 +248,6 @@ def export_h96(fc, test, args, result, command) -> None:
     }
     report = fc.export(
         args.export_dir,
-        sample_windows=windows,
         metadata={"dataset": "ETTh1", "metrics": metrics, "command": command},
     )
     res_dir = Path(args.output).parent
@@ -262,9 +258,9 @@ def export_h96(fc, test, args, result, command) -> None:
 
 
 def write_model_card(path: Path, fc, metrics: dict, command: str, summary: str) -> None:
-    cfg = fc.config
+    cfg, pre = fc.config, fc.preprocessor_
     rows = "\n".join(
-        f"| {c} | {m:.4f} | {s:.4f} |" for c, m, s in zip(fc.columns_, fc.mean_, fc.std_)
+        f"| {c} | {m:.4f} | {s:.4f} |" for c, m, s in zip(pre.columns, pre.mean, pre.std)
     )
     base = "\n".join(f"| {n} | {v:.4f} |" for n, v in metrics["baselines_mse_scaled"].items())
     text = f"""# forecast_etth1: SegRNN, ETTh1 multivariate, L = {cfg.lookback}, H = {cfg.horizon}
@@ -278,7 +274,8 @@ rnn_apps, outputs compared) by `rnn_apps.export`.
 `serving_default`: `window` float32 `[batch, {cfg.lookback}, 7]` (real units, columns in the
 order below, oldest hour first) -> `forecast` float32 `[batch, {cfg.horizon}, 7]` (real units,
 same columns, hour t+1 first). The input shape is fixed in the signature: a window with another
-number of hours or columns is refused; NaN/inf in a window raise `InvalidArgumentError`.
+number of hours or columns is refused; NaN, inf or absurdly large values (such as 3e38) in a
+window raise `InvalidArgumentError`; an empty batch gives an empty forecast.
 
 ```python
 import tensorflow as tf
@@ -288,8 +285,9 @@ forecast = serve(window=tf.constant(window_float32))["forecast"]  # (B, {cfg.hor
 
 ## Columns and scaling
 
-Scaling lives inside the graph: `(window - mean) / std`, model, then `* std + mean`, with
-mean/std fitted on the training rows only (first 8,640 hours).
+Scaling lives inside the graph: `(window - mean) / std`, model, then `* std + mean`
+(`keras.layers.Normalization` and its inverse), with mean/std adapted on the training rows only
+(first 8,640 hours).
 
 | column | mean | std |
 | --- | --- | --- |

@@ -17,7 +17,6 @@ Run it alone on the machine (shared machines serialise heavy runs):
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -74,7 +73,7 @@ vocabulary facts, versions and metrics.
 ## Model
 
 - Text standardisation and vocabulary (`TextVectorization`, {vocab} tokens, adapted on the
-  training reviews only; `<br />` markup stripped), inside the graph.
+  training reviews only; HTML markup stripped), inside the graph.
 - RNN branch (`rnn_apps.build_bidirectional`): embedding {emb} of the {rnn_vocab} most frequent
   tokens (mask_zero), initialised with {emb_init}, {layers} x
   bidirectional {cell} ({units} units per direction, embedding spatial dropout
@@ -174,12 +173,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import rnn_apps
     from rnn_apps.data.imdb import load_imdb
+    from rnn_apps.reporting import plot_confusion_matrix, plot_learning_curves
+    from rnn_apps.tasks.base import SavedModelPredictor
     from rnn_apps.tasks.sentiment import (
         SentimentClassifier,
         SentimentConfig,
-        plot_confusion_matrix,
-        plot_learning_curves,
-        predict_saved_model,
+        classification_metrics,
+        predict_texts,
     )
 
     t0 = time.monotonic()
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         now = time.gmtime()
         left = (hh * 60 + mm) - (now.tm_hour * 60 + now.tm_min + now.tm_sec / 60.0)
         budget = max(2.0, min(config.max_train_minutes or 1e9, left - args.reserve_minutes))
-        config = dataclasses.replace(config, max_train_minutes=round(budget, 1))
+        config = config.replace(max_train_minutes=round(budget, 1))
         print(f"deadline {args.deadline} UTC: training budget {budget:.1f} min", flush=True)
 
     work_dir = Path(args.work_dir or Path(tempfile.gettempdir()) / "rnn_apps_sentiment_imdb_work")
@@ -227,9 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     t_eval = time.monotonic()
     branch = clf.branch_probabilities(test_texts)
     prob = branch["blend"]
-    from rnn_apps.tasks.sentiment import _split_metrics
-
-    metrics = _split_metrics(y_test, prob, clf.class_names_)
+    metrics = classification_metrics(y_test, prob, clf.class_names_)
     eval_seconds = time.monotonic() - t_eval
     branch_acc = {
         f"test_accuracy_{name}": float(((p >= 0.5).astype(int) == y_test).mean())
@@ -258,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
         (
             "learning_curves",
-            plot_learning_curves(clf.history_, results_dir / "learning_curves.png"),
+            plot_learning_curves(
+                clf.history_, results_dir / "learning_curves.png", metrics=("loss", "accuracy")
+            ),
         ),
     ):
         written = Path(written).resolve()
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             "epochs": clf.epochs_,
             "time_budget_exhausted": clf.time_budget_exhausted_,
             "validation": clf.validation_metrics_,
-            "config": dataclasses.asdict(config),
+            "config": config.to_dict(),
             "history": clf.history_,
             "plots": plots,
             "versions": {
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         # The SavedModel must give the in-process probabilities on real reviews too.
         sample = test_texts[:500]
-        served = predict_saved_model(export_dir, sample).probabilities
+        served = predict_texts(SavedModelPredictor(export_dir), sample).probabilities
         max_diff = float(np.abs(served - prob[:500]).max())
         size_mb = dir_size_mb(export_dir)
         result.update(
@@ -338,14 +338,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         cfg = config
         card = MODEL_CARD.format(
-            vocab=int(clf.vectorizer_.vocabulary_size()),
+            vocab=clf.preprocessor_.vocabulary_size,
             emb=cfg.embedding_dim,
             emb_init=(
                 "PPMI + SVD word vectors learned on the training reviews"
                 if cfg.embedding_init == "ppmi"
                 else "random values"
             ),
-            rnn_vocab=min(int(clf.vectorizer_.vocabulary_size()), cfg.rnn_max_tokens or 10**9),
+            rnn_vocab=min(clf.preprocessor_.vocabulary_size, cfg.rnn_max_tokens or 10**9),
             layers=cfg.num_layers,
             cell=cfg.cell.upper(),
             units=cfg.units,

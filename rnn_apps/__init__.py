@@ -6,6 +6,7 @@ train, evaluate and export TensorFlow SavedModels that serve raw input without t
 
 __version__ = "0.1.0"
 
+from rnn_apps import layers  # noqa: E402,F401  (registers the custom layers)
 from rnn_apps.builders import (  # noqa: E402
     EncoderDecoder,
     build_bidirectional,

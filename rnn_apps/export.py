@@ -81,22 +81,6 @@ def _spec_json(spec: Any) -> dict[str, Any]:
     return {"name": spec.name, "dtype": spec.dtype.name, "shape": shape}
 
 
-def _to_jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _to_jsonable(dataclasses.asdict(value))
-    return value
-
-
 def _run_endpoint_in_process(endpoint: Endpoint, inputs: Mapping[str, np.ndarray]):
     import tensorflow as tf
 
@@ -118,10 +102,12 @@ def _resources_to_track(obj: Any) -> list[Any]:
     import keras
     import tensorflow as tf
 
+    from rnn_apps._compat import flatten_layers
+
     if not isinstance(obj, keras.layers.Layer):
         return [obj]
     found: dict[int, Any] = {}
-    for layer in obj._flatten_layers(include_self=True, recursive=True):
+    for layer in flatten_layers(obj):
         for value in vars(layer).values():
             if isinstance(value, tf.saved_model.experimental.TrackableResource):
                 found.setdefault(id(value), value)
@@ -176,7 +162,7 @@ def export_saved_model(
 
     from rnn_apps import __version__
 
-    path = Path(path)
+    path = Path(path).absolute()  # the verifier runs in another working directory
     if not endpoints:
         raise ValueError("endpoints is empty: give at least one Endpoint to export.")
     names = [e.name for e in endpoints]
@@ -189,7 +175,9 @@ def export_saved_model(
     if unknown:
         raise ValueError(f"sample_inputs name unknown endpoints {sorted(unknown)}; have {names}.")
 
-    meta = dict(_to_jsonable(dict(metadata or {})))
+    from rnn_apps.reporting import to_jsonable
+
+    meta = dict(to_jsonable(dict(metadata or {})))
     meta.update(
         {
             "rnn_apps_version": __version__,
@@ -230,7 +218,13 @@ def export_saved_model(
         archive.track(tf.saved_model.Asset(str(meta_src)))
         for e in endpoints:
             archive.add_endpoint(name=e.name, fn=e.fn, input_signature=list(e.input_signature))
-        archive.write_out(str(staging), verbose=False)
+        logger = tf.get_logger()  # "Assets written to: <temporary path>" is noise here
+        level = logger.level
+        logger.setLevel("ERROR")
+        try:
+            archive.write_out(str(staging), verbose=False)
+        finally:
+            logger.setLevel(level)
         # The Asset copies the file under its own name; make sure it is there.
         assets = staging / "assets"
         assets.mkdir(exist_ok=True)
@@ -401,7 +395,7 @@ def verify_saved_model(
         ExportVerificationError: device-specific ops, a load or run failure, a missing
             signature or output, or a mismatch.
     """
-    path = Path(path)
+    path = Path(path).absolute()  # the checker runs with cwd = a temporary folder
     bad_ops = device_specific_ops(path)
     if bad_ops:
         raise ExportVerificationError(
@@ -442,8 +436,10 @@ def verify_saved_model(
             cwd=tmp,
         )
         if proc.returncode != 0:
+            lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+            errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines or ["?"]
             raise ExportVerificationError(
-                f"Loading or running {path} in a clean process failed:\n{proc.stderr[-4000:]}"
+                f"Loading or running {path} in a clean process failed: {errors[-1][:400]}"
             )
         report = json.loads(proc.stdout.strip().splitlines()[-1])
         if report["rnn_apps_imported"]:

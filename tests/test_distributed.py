@@ -73,7 +73,9 @@ def test_two_workers_train_a_sentiment_model_to_identical_weights(tmp_path):
     for proc, text in zip(procs, outputs):
         assert proc.returncode == 0, text[-3000:]
     chief = SentimentClassifier.load(out / "pipeline")  # worker 0 writes the run folder
-    other = SentimentClassifier.load(out / "worker-1" / "pipeline")  # worker 1 its own
+    other = SentimentClassifier.load(
+        out.parent / f"{out.name}-worker-1" / "pipeline"
+    )  # worker 1 its own
     w0, w1 = chief.model_.get_weights(), other.model_.get_weights()
     assert len(w0) == len(w1) > 0
     for a, b in zip(w0, w1):

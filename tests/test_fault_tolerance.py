@@ -1,15 +1,17 @@
-"""Kill-and-resume and determinism, through the `rnn-apps` command line in subprocesses."""
+"""Kill-and-resume and determinism of `rnn-apps sentiment train`, in subprocesses.
+
+Layout: `DIR/backup/rnn` (the RNN branch's `BackupAndRestore`) while training runs,
+`DIR/pipeline/pipeline.json` once it has completed.
+"""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
-pytest.importorskip("rnn_apps.tasks.sentiment")
+from rnn_apps.testing import run_kill_and_resume_test
 
 WORDS_POS = ["great", "wonderful", "superb", "moving", "brilliant"]
 WORDS_NEG = ["awful", "boring", "dreadful", "weak", "tedious"]
@@ -53,10 +55,10 @@ def _env():
     return dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
 
 
-def _weights(pipeline_dir):
+def _weights(run_dir):
     from rnn_apps.tasks.sentiment import SentimentClassifier
 
-    return SentimentClassifier.load(pipeline_dir).model_.get_weights()
+    return SentimentClassifier.load(run_dir).model_.get_weights()
 
 
 @pytest.mark.slow
@@ -69,29 +71,10 @@ def test_sigkill_mid_epoch_then_same_command_resumes_and_completes(tmp_path):
         "sequence_length: 64\nbatch_size: 16\nmax_tokens: 200\nverbose: 0\n"
     )
     out = tmp_path / "run"
-    cmd = _command(data, out, config, "--seed", "1")
-    first = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    backup = out / "backup" / "rnn"
-    deadline = time.monotonic() + 600
-    while not backup.exists():  # written at the end of the first epoch
-        assert first.poll() is None, first.stdout.read().decode()[-3000:]
-        assert time.monotonic() < deadline, "no backup after 10 minutes"
-        time.sleep(0.2)
-    time.sleep(0.5)  # well inside the second epoch
-    assert first.poll() is None, "training finished before it could be killed"
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=60)
-    assert first.returncode == -signal.SIGKILL
-    assert not (out / "pipeline" / "pipeline.json").exists()
-
-    second = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900)
-    assert second.returncode == 0, second.stderr[-3000:]
-    import json
-
-    state = json.loads((out / "pipeline" / "pipeline.json").read_text())
+    state = run_kill_and_resume_test(_command(data, out, config, "--seed", "1"), out, "rnn")
     # Resumed: the second run trained only the epochs after the last backup.
     assert 1 <= state["epochs"]["rnn"] < 4
-    assert not backup.exists()  # BackupAndRestore removes its backup once training completes
+    assert len(state["history"]["rnn"]["loss"]) == state["epochs"]["rnn"]
 
 
 @pytest.mark.slow
@@ -114,7 +97,7 @@ def test_seed_and_determinism_give_bitwise_identical_weights(tmp_path):
             timeout=900,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
-        runs.append(_weights(out / "pipeline"))
+        runs.append(_weights(out))
     assert len(runs[0]) == len(runs[1])
     for a, b in zip(*runs):
         assert a.dtype == b.dtype and a.shape == b.shape

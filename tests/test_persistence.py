@@ -61,3 +61,60 @@ def test_model_path_reads_older_saves_and_explains_a_missing_file(tmp_path):
     assert model_path(tmp_path, {}, "model.keras").name == "model.keras"
     with pytest.raises(FileNotFoundError, match="no model file 'model-1.keras'"):
         model_path(tmp_path, {"model_file": "model-1.keras"}, "model.keras")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../model-1.keras", "/etc/passwd", "sub/model-1.keras", "model-1.h5", "evil.keras", 7, ".."],
+)
+def test_a_state_may_only_name_a_model_file_of_its_own_folder(tmp_path, name):
+    from rnn_apps.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="refusing to load"):
+        model_path(tmp_path, {"model_file": name}, "model.keras")
+
+
+def test_run_folder_commit_replaces_results_as_a_whole_and_keeps_logs(tmp_path):
+    from rnn_apps.persistence import commit_run_dir, staging_dir
+
+    out = tmp_path / "run"
+    first = staging_dir(out)
+    (first / "report.json").write_text('{"run": 1}')
+    (first / "old_plot.png").write_bytes(b"png")
+    commit_run_dir(first, out)
+    (out / "logs").mkdir()
+    (out / "logs" / "events").write_text("e")
+    second = staging_dir(out)
+    (second / "report.json").write_text('{"run": 2}')
+    commit_run_dir(second, out)
+    assert json.loads((out / "report.json").read_text()) == {"run": 2}
+    assert not (out / "old_plot.png").exists()  # no mix of two runs
+    assert (out / "logs" / "events").read_text() == "e"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no leftovers
+
+
+def test_recover_finishes_a_cut_swap_and_cleans_stale_leftovers(tmp_path):
+    from rnn_apps.persistence import recover_run_dir
+
+    out = tmp_path / "run"
+    dead = 2**22 + 12345  # no such process
+    done = tmp_path / f".run.tmp-{dead}-aaaaaa"
+    done.mkdir()
+    (done / "report.json").write_text("{}")
+    (done / ".complete").write_text("")
+    half = tmp_path / f".run.tmp-{dead}-bbbbbb"
+    half.mkdir()
+    old = tmp_path / f".run.old-{dead}-cccccc"
+    old.mkdir()
+    recover_run_dir(out)  # killed between the two renames: the complete stage becomes `out`
+    assert (out / "report.json").is_file() and not (out / ".complete").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_output_dir_with_foreign_files_is_refused(tmp_path):
+    from rnn_apps.errors import UserInputError
+    from rnn_apps.persistence import check_run_dir
+
+    (tmp_path / "setup.py").write_text("")
+    with pytest.raises(UserInputError, match="files a run did not write"):
+        check_run_dir(tmp_path)

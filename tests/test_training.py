@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from rnn_apps.errors import UserInputError
-from rnn_apps.training import get_strategy, is_chief, set_seed, standard_callbacks
+from rnn_apps.training import get_strategy, is_chief, set_seed
 
 
 def test_default_and_unknown_strategy(monkeypatch):
@@ -37,15 +37,6 @@ def test_seed_makes_initialisation_repeatable():
     set_seed(7)
     b = keras.random.normal((3,)).numpy()
     np.testing.assert_array_equal(a, b)
-
-
-def test_standard_callbacks(tmp_path):
-    names = [type(c).__name__ for c in standard_callbacks(tmp_path, tensorboard=True)]
-    assert names == ["EarlyStopping", "ReduceLROnPlateau", "BackupAndRestore", "TensorBoard"]
-    assert [type(c).__name__ for c in standard_callbacks(None)] == [
-        "EarlyStopping",
-        "ReduceLROnPlateau",
-    ]
 
 
 def _tiny_regression(n: int = 64):

@@ -39,16 +39,8 @@ class ETTSplits(NamedTuple):
 
 
 def _resolve_file(data_dir: str | os.PathLike | None) -> Path:
-    try:  # the shared mirror helper of the foundation
-        from rnn_apps.data import get_dataset_file
-    except ImportError:  # pragma: no cover - foundation not installed yet
-        base = data_dir or os.environ.get("RNN_APPS_DATA_DIR")
-        if base is None or not (Path(base) / ETTH1_FNAME).exists():
-            raise RuntimeError(
-                f"{ETTH1_FNAME} not found: put it in a directory passed as data_dir or set "
-                f"RNN_APPS_DATA_DIR (official origin: {ETTH1_ORIGIN})"
-            ) from None
-        return Path(base) / ETTH1_FNAME
+    from rnn_apps.data import get_dataset_file
+
     return Path(get_dataset_file(ETTH1_FNAME, ETTH1_ORIGIN, data_dir=data_dir))
 
 

@@ -70,7 +70,7 @@ def _read_archive_cached(
     out: dict[str, list] = {s: [] for s in splits}
     progress = keras.utils.Progbar(None, unit_name="file", interval=2.0)
     seen = 0
-    print(f"Reading {path}", file=sys.stderr, flush=True)
+    print(f"Reading {Path(path).name}", file=sys.stderr, flush=True)
     try:
         with tarfile.open(path, "r:*") as archive:
             for member in archive:

@@ -1,32 +1,38 @@
-"""Forecasting pipeline: synthetic series with known structure, tiny models, bad input."""
+"""Forecasting pipeline: synthetic series with known structure, tiny models, bad input, the
+command line (relative paths, training folder and SavedModel alike), kill-and-resume."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
 
+from rnn_apps.cli import main
 from rnn_apps.errors import UserInputError
 from rnn_apps.tasks.forecast import (
-    DLinear,
     ForecastConfig,
     Forecaster,
-    SegRNN,
     build_dlinear,
     build_rnn_forecaster,
     build_segrnn,
     check_timestamps,
     make_windows,
+    read_series,
     repeat_last_forecast,
     seasonal_naive_forecast,
-    window_dataset,
 )
 from rnn_apps.testing import run_export_roundtrip_test, run_model_saving_test
 
 L, H = 48, 12
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def synthetic(n: int = 480, seed: int = 0) -> pd.DataFrame:
@@ -57,6 +63,7 @@ def tiny(**kw) -> ForecastConfig:
         batch_size=32,
         learning_rate=5e-3,
         patience=2,
+        verbose=0,
     )
     base.update(kw)
     return ForecastConfig(**base)
@@ -69,7 +76,27 @@ def data() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def segrnn(data) -> Forecaster:
-    return Forecaster(tiny(model="segrnn")).fit(data.iloc[:360])
+    return Forecaster(tiny(architecture="segrnn")).fit(data.iloc[:360])
+
+
+@pytest.fixture(scope="module")
+def exported(segrnn, data, tmp_path_factory):
+    """`segrnn` exported (verified in a clean process) and loaded back with TensorFlow."""
+    import tensorflow as tf
+
+    path = tmp_path_factory.mktemp("export") / "saved"
+    report = segrnn.export(path)
+    assert report.verified
+    return path, tf.saved_model.load(str(path)).signatures["serving_default"]
+
+
+def windows_of(data: pd.DataFrame, starts=(0, 100, 200)) -> np.ndarray:
+    values = data[["a", "b", "c"]].to_numpy("float32")
+    return np.stack([values[i : i + L] for i in starts])
+
+
+def cli(*argv: str) -> int:
+    return main(["forecast", *argv])
 
 
 # --------------------------------------------------------------------------- windows, baselines
@@ -85,17 +112,6 @@ def test_make_windows_counts_and_values():
         make_windows(values, 8, 3)
 
 
-def test_window_dataset_matches_make_windows():
-    values = np.random.default_rng(0).standard_normal((50, 3)).astype("float32")
-    x, y = make_windows(values, 10, 5, num_targets=2)
-    batches = list(window_dataset(values, 10, 5, 2, batch_size=8))
-    xs = np.concatenate([b[0] for b in batches])
-    ys = np.concatenate([b[1] for b in batches])
-    assert len(xs) == len(x) == 36  # the last, smaller batch is kept
-    np.testing.assert_allclose(xs, x)
-    np.testing.assert_allclose(ys, y)
-
-
 def test_naive_baselines():
     x = np.arange(48, dtype="float32").reshape(1, 48, 1)
     np.testing.assert_array_equal(repeat_last_forecast(x, 5)[0, :, 0], [47] * 5)
@@ -108,7 +124,7 @@ def test_naive_baselines():
 
 
 @pytest.mark.parametrize("ci", [True, False])
-def test_segrnn_layer_shapes_and_saving(tmp_path, ci):
+def test_segrnn_follows_level_shifts_and_saves(tmp_path, ci):
     model = build_segrnn(50, 30, 3, 2, seg_len=12, d_model=8, channel_independent=ci)
     x = np.random.default_rng(0).standard_normal((4, 50, 3)).astype("float32")
     assert model.predict(x, verbose=0).shape == (4, 30, 2)
@@ -126,8 +142,6 @@ def test_dlinear_and_rnn_forecaster_save(tmp_path):
     ):
         assert model.predict(x, verbose=0).shape == (3, 6, 1)
         run_model_saving_test(model, x, tmp_path)
-    assert isinstance(SegRNN(8, 4, 1), keras.layers.Layer)
-    assert isinstance(DLinear(8, 4), keras.layers.Layer)
 
 
 # --------------------------------------------------------------------------- fit / evaluate
@@ -139,18 +153,22 @@ def test_segrnn_beats_repeat_last(segrnn, data):
     assert len(report["mse_by_step"]) == H
     assert report["mse"] < 0.5 * report["baselines"]["repeat_last"]["mse"]
     assert report["mse_real"] > 0 and report["mae"] > 0
+    assert set(report["baselines"]) == {"repeat_last", "seasonal_naive"}
+    assert list(segrnn.history_["model"]) == ["loss", "val_loss", "learning_rate"]
 
 
 def test_stacked_gru_beats_repeat_last(data):
-    fc = Forecaster(tiny(model="gru", units=16, epochs=5)).fit(data.iloc[:360])
+    fc = Forecaster(tiny(architecture="gru", units=16, epochs=5)).fit(data.iloc[:360])
     report = fc.evaluate(data.iloc[360 - L :])
     assert report["mse"] < report["baselines"]["repeat_last"]["mse"]
 
 
-def test_seq2seq_fits_and_predicts(data):
-    fc = Forecaster(tiny(model="seq2seq", epochs=1, horizon=4)).fit(data.iloc[:120])
+def test_seq2seq_and_lr_decay(data):
+    fc = Forecaster(tiny(architecture="seq2seq", epochs=2, horizon=4, lr_decay=0.5))
+    fc.fit(data.iloc[:120])
     pred = fc.predict(data.iloc[:120])
     assert pred.shape == (4, 2) and np.isfinite(pred.to_numpy()).all()
+    np.testing.assert_allclose(fc.history_["model"]["learning_rate"], [5e-3, 2.5e-3])
 
 
 def test_predict_dataframe_with_future_timestamps(segrnn, data):
@@ -164,6 +182,14 @@ def test_predict_dataframe_with_future_timestamps(segrnn, data):
     assert np.abs(pred.to_numpy() - actual).mean() < 1.0
 
 
+def test_scaling_is_adapted_on_the_training_rows_only(segrnn, data):
+    meta = segrnn.metadata
+    train = data.iloc[:360][["a", "b", "c"]]
+    train = train.iloc[: len(train) - round(0.2 * len(train))]  # validation held out
+    np.testing.assert_allclose(meta["scaling"]["mean"], train.mean(), rtol=1e-4)
+    np.testing.assert_allclose(meta["scaling"]["std"], train.std(ddof=0), rtol=1e-3)
+
+
 def test_csv_in_and_save_load(tmp_path, segrnn, data):
     csv = tmp_path / "series.csv"
     data.iloc[:400].reset_index().to_csv(csv, index=False)
@@ -173,34 +199,62 @@ def test_csv_in_and_save_load(tmp_path, segrnn, data):
     np.testing.assert_allclose(restored.predict(csv).to_numpy(), from_csv.to_numpy(), atol=1e-5)
 
 
-def test_export_roundtrip_and_shape_errors(tmp_path, segrnn, data):
-    import tensorflow as tf
-
-    values = data[["a", "b", "c"]].to_numpy("float32")
-    windows = np.stack([values[i : i + L] for i in (0, 100, 200)])
-    expected = segrnn.forecast_windows(windows)
-    path = tmp_path / "saved"
-    report = segrnn.export(path, sample_windows=windows, verify=False)  # verified below
-    assert report.path == path
-    meta = json.loads((path / "assets" / "metadata.json").read_text())
-    assert meta["columns"] == ["a", "b", "c"] and meta["horizon"] == H
-    run_export_roundtrip_test(path, "serving_default", {"window": windows}, {"forecast": expected})
-    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
-    np.testing.assert_allclose(serve(window=tf.constant(windows))["forecast"], expected, atol=1e-4)
-    for bad in (windows[:, :-1], windows[:, :, :2]):  # wrong steps, wrong features
-        with pytest.raises(tf.errors.InvalidArgumentError, match="window must have shape"):
-            serve(window=tf.constant(bad))
-    nan = windows.copy()
-    nan[0, 3, 1] = np.nan
-    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or inf"):
-        serve(window=tf.constant(nan))
-
-
 def test_plots(tmp_path, segrnn, data):
     p1 = segrnn.plot_forecast(data.iloc[300:], tmp_path / "f.png", window=0)
     p2 = segrnn.plot_error_by_horizon(data.iloc[300:], tmp_path / "e.png")
     for p in (p1, p2):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- export
+
+
+def test_export_roundtrip_and_refusals(exported, segrnn, data):
+    import tensorflow as tf
+
+    path, serve = exported
+    windows = windows_of(data)
+    expected = segrnn.forecast_windows(windows)
+    meta = json.loads((path / "assets" / "metadata.json").read_text())
+    assert meta["columns"] == ["a", "b", "c"] and meta["horizon"] == H
+    assert meta["task"] == "forecast" and meta["architecture"] == "segrnn"
+    run_export_roundtrip_test(path, "serving_default", {"window": windows}, {"forecast": expected})
+    np.testing.assert_allclose(serve(window=tf.constant(windows))["forecast"], expected, atol=1e-4)
+    for bad in (windows[:, :-1], windows[:, :, :2]):  # wrong steps, wrong features
+        with pytest.raises(tf.errors.InvalidArgumentError, match="window must have shape"):
+            serve(window=tf.constant(bad))
+    for value in (np.nan, np.inf, 3e38, -3e38):
+        bad = windows.copy()
+        bad[0, 3, 1] = value
+        with pytest.raises(tf.errors.InvalidArgumentError, match="NaN, inf or values too large"):
+            serve(window=tf.constant(bad))
+    big = np.full_like(windows, 3e38)  # every value huge: the forecast would be "finite"
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
+        serve(window=tf.constant(big))
+
+
+def test_empty_batch_gives_empty_forecast(exported, segrnn):
+    import tensorflow as tf
+
+    _, serve = exported
+    empty = np.zeros((0, L, 3), "float32")
+    assert serve(window=tf.constant(empty))["forecast"].shape == (0, H, 2)
+    assert segrnn.forecast_windows(empty).shape == (0, H, 2)
+    assert segrnn.run("serving_default", window=empty)["forecast"].shape == (0, H, 2)
+
+
+def test_huge_values_refused_in_process(segrnn, data):
+    windows = windows_of(data)
+    windows[1, 7, 0] = 3e38
+    with pytest.raises(UserInputError, match="too large to forecast from"):
+        segrnn.forecast_windows(windows)
+    df = data.iloc[:200].copy()
+    df.iloc[190, 2] = -3e38
+    with pytest.raises(UserInputError, match="too large"):
+        segrnn.predict(df)
+    df.iloc[190, 2] = 1e39  # beyond float32
+    with pytest.raises(UserInputError, match="float32 range"):
+        segrnn.predict(df)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -212,22 +266,47 @@ def test_nan_inf_errors_and_fill(segrnn, data):
     with pytest.raises(UserInputError, match=r"row 7 .*column 'b'"):
         segrnn.predict(df)
     df.iloc[7, 1] = np.inf
-    with pytest.raises(UserInputError, match=r"infinite values at row 7 .*'b'"):
+    with pytest.raises(UserInputError, match=r"infinite values .*at row 7 .*'b'"):
         segrnn.predict(df)
     df.iloc[7, 1] = np.nan
     filled = Forecaster(tiny(fill="interpolate", epochs=1)).fit(df)
     assert np.isfinite(filled.predict(df).to_numpy()).all()
 
 
-def test_timestamp_errors():
+def test_timestamp_errors_report_steps_in_real_units():
     idx = pd.date_range("2024-01-01", periods=10, freq="h")
     with pytest.raises(UserInputError, match="not sorted"):
         check_timestamps(idx[[0, 1, 3, 2, 4, 5]])
     with pytest.raises(UserInputError, match="duplicate timestamps at rows \\[2\\]"):
         check_timestamps(idx[[0, 1, 1, 2, 3]])
-    with pytest.raises(UserInputError, match="irregular timestamps"):
-        check_timestamps(idx.delete(5))
+    for unit in ("ns", "us", "s"):  # pandas 3 may store microseconds
+        with pytest.raises(UserInputError) as err:
+            check_timestamps(idx.as_unit(unit).delete(5))
+        assert "usual step is 0 days 01:00:00" in str(err.value)
+        assert "step 0 days 02:00:00" in str(err.value)
     assert check_timestamps(idx) == "h"
+
+
+def dayfirst_csv(tmp_path: Path, data: pd.DataFrame) -> Path:
+    frame = data.copy()
+    frame.index = pd.date_range("2016-07-01", periods=len(frame), freq="h", name="date")
+    frame.index = frame.index.strftime("%d/%m/%Y %H:%M")
+    frame.index.name = "date"
+    path = tmp_path / "dayfirst.csv"
+    frame.reset_index().to_csv(path, index=False)
+    return path
+
+
+def test_day_first_dates(tmp_path, data):
+    csv = dayfirst_csv(tmp_path, data)
+    with pytest.raises(UserInputError, match="date_format=.*dayfirst=True") as err:
+        read_series(csv)
+    assert "13/07/2016 00:00" in str(err.value)
+    assert read_series(csv, dayfirst=True).index[-1] == pd.Timestamp("2016-07-20 23:00")
+    by_format = read_series(csv, date_format="%d/%m/%Y %H:%M")
+    assert pd.infer_freq(by_format.index) == "h"
+    fc = Forecaster(tiny(dayfirst=True, epochs=1, architecture="dlinear")).fit(csv)
+    assert fc.predict(csv).index[0] == pd.Timestamp("2016-07-21 00:00")
 
 
 def test_frame_errors(segrnn, data):
@@ -249,70 +328,145 @@ def test_frame_errors(segrnn, data):
         segrnn.forecast_windows(np.zeros((2, 40, 3)))
     with pytest.raises(UserInputError, match="needs at least 60"):
         Forecaster(tiny(val_fraction=0.0)).fit(data.iloc[:50])
+
+
+def test_config_errors_name_the_key():
     with pytest.raises(UserInputError, match="Unknown forecast option"):
         ForecastConfig.from_dict({"lookbak": 3})
-    with pytest.raises(UserInputError, match="model must be one of"):
-        Forecaster(tiny(model="transformer")).fit(data)
+    with pytest.raises(UserInputError, match="'learning_rate' must be float"):
+        ForecastConfig.from_dict({"learning_rate": "fast"})
+    with pytest.raises(UserInputError, match="'learning_rate' must be float"):
+        Forecaster(learning_rate="fast")
+    with pytest.raises(UserInputError, match="'architecture' must be one of"):
+        Forecaster(tiny(architecture="transformer"))
+    with pytest.raises(UserInputError, match="'covariates'"):
+        ForecastConfig.from_dict({"targets": ["a"], "covariates": ["a"]})
 
 
-def test_cli_train_predict(tmp_path, data):
-    from rnn_apps.cli import main
+def test_cli_config_file_of_wrong_type_and_unreadable_csv(tmp_path, capsys):
+    bad_config = tmp_path / "c.toml"
+    bad_config.write_text('learning_rate = "fast"\n')
+    assert cli("train", "--config", str(bad_config), "--output-dir", str(tmp_path / "m")) == 2
+    assert "'learning_rate'" in capsys.readouterr().err
+    for content in (b"\x00\xff\xfe\x00garbage\x89PNG", b'date,a\n"2024-01-01,1\n2,3,4,5\n'):
+        path = tmp_path / "bad.csv"
+        path.write_bytes(content)
+        code = cli("train", "--data", str(path), "--output-dir", str(tmp_path / "m"))
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert err.startswith("rnn-apps: error:")
 
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_relative_paths_training_folder_and_saved_model(tmp_path, monkeypatch, capsys, data):
+    monkeypatch.chdir(tmp_path)
+    data.reset_index().to_csv("s.csv", index=False)
+    args = ["--data", "s.csv", "--lookback", "24", "--horizon", "6", "--targets", "a"]
+    assert cli("train", *args, "--model", "dlinear", "--epochs", "1", "--output-dir", "rel/m") == 0
+    captured = capsys.readouterr()
+    assert "--model is deprecated" in captured.err and "--architecture" in captured.err
+    assert "Validation MSE" in captured.out and "repeat-last" in captured.out
+    run = Path("rel/m")
+    for name in ("pipeline", "saved_model/saved_model.pb", "report.json", "forecast.png"):
+        assert (run / name).exists(), name
+    report = json.loads((run / "report.json").read_text())
+    assert report["config"]["architecture"] == "dlinear" and "validation" in report
+    assert not (run / "backup").exists()
+    first = data.index[-1] + pd.Timedelta(hours=1)
+    for model in ("rel/m", "rel/m/saved_model"):
+        out = f"pred-{model.replace('/', '-')}"
+        assert cli("predict", "--model", model, "--data", "s.csv", "--output-dir", out) == 0
+        pred = pd.read_csv(Path(out) / "forecast.csv", index_col=0, parse_dates=True)
+        assert pred.shape == (6, 1) and pred.index[0] == first
+        capsys.readouterr()
+        assert cli("evaluate", "--model", model, "--data", "s.csv", "--json") == 0
+        metrics = json.loads(capsys.readouterr().out)["test"]
+        assert metrics["num_windows"] == len(data) - 24 - 6 + 1
+    assert cli("evaluate", "--model", "rel/m", "--data", "s.csv", "--output-dir", "ev") == 0
+    assert "Test MSE" in capsys.readouterr().out
+    assert Path("ev/report.json").is_file() and Path("ev/error_by_horizon.png").is_file()
+    assert cli("predict", "--model", "rel/m", "--data", "s.csv", "--output-dir", "p", "--plot") == 0
+    assert Path("p/forecast.png").is_file()
+    assert cli("export", "--model", "rel/m", "--output-dir", "rel/x") == 0
+    assert Path("rel/x/saved_model.pb").is_file()
+    capsys.readouterr()
+    assert cli("predict", "--model", "nope", "--data", "s.csv") == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_cli_dayfirst_option(tmp_path, capsys, data):
+    csv = dayfirst_csv(tmp_path, data)
+    out = tmp_path / "m"
+    common = ["--data", str(csv), "--lookback", "24", "--horizon", "6", "--epochs", "1"]
+    assert cli("train", *common, "--output-dir", str(out), "--no-export") == 2
+    assert "--dayfirst" in capsys.readouterr().err
+    assert cli("train", *common, "--dayfirst", "--output-dir", str(out), "--no-export") == 0
+    capsys.readouterr()
+    assert cli("predict", "--model", str(out), "--data", str(csv)) == 0  # the model's dayfirst
+    assert "2016-07-21 00:00:00" in capsys.readouterr().out
+
+
+def test_committed_saved_model_predicts_from_repo_root(tmp_path, monkeypatch, capsys):
+    model = ROOT / "saved_models" / "forecast_etth1"
+    meta = json.loads((model / "assets" / "metadata.json").read_text())
+    rng = np.random.default_rng(0)
+    n = meta["lookback"] + 10
+    values = np.asarray(meta["scaling"]["mean"]) + np.asarray(meta["scaling"]["std"]) * (
+        0.3 * rng.standard_normal((n, len(meta["columns"])))
+    )
+    index = pd.date_range("2018-01-01", periods=n, freq="h", name="date")
+    csv = tmp_path / "recent.csv"
+    pd.DataFrame(values, index=index, columns=meta["columns"]).reset_index().to_csv(csv)
+    monkeypatch.chdir(ROOT)
+    capsys.readouterr()
+    assert cli("predict", "--model", "saved_models/forecast_etth1", "--data", str(csv)) == 0
+    pred = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out), index_col=0)
+    assert pred.shape == (meta["horizon"], len(meta["targets"]))
+    assert pred.index[0] == str(index[-1] + pd.Timedelta(hours=1))
+    assert np.isfinite(pred.to_numpy()).all()
+
+
+def _train_cmd(csv: Path, out: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "rnn_apps.cli", "forecast", "train", "--data", str(csv),
+        "--lookback", "24", "--horizon", "6", "--targets", "a", "--architecture", "gru",
+        "--batch-size", "4", "--epochs", "3", "--no-export", "--output-dir", str(out),
+    ]  # fmt: skip
+
+
+def test_killed_training_resumes_from_backup(tmp_path):
     csv = tmp_path / "s.csv"
-    data.reset_index().to_csv(csv, index=False)
-    model_dir = tmp_path / "m"
-    args = ["--data", str(csv), "--lookback", "24", "--horizon", "6", "--targets", "a"]
-    assert (
-        main(
-            [
-                "forecast",
-                "train",
-                *args,
-                "--model",
-                "dlinear",
-                "--epochs",
-                "1",
-                "--output-dir",
-                str(model_dir),
-            ]
-        )
-        == 0
+    synthetic(2400).reset_index().to_csv(csv, index=False)
+    out = tmp_path / "run"
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(
+        _train_cmd(csv, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    assert (model_dir / "saved_model" / "saved_model.pb").is_file()
-    assert (model_dir / "report.json").is_file()
-    out = tmp_path / "pred"
-    assert (
-        main(
-            [
-                "forecast",
-                "predict",
-                "--model-dir",
-                str(model_dir),
-                "--data",
-                str(csv),
-                "--output-dir",
-                str(out),
-            ]
-        )
-        == 0
+    backup = out / "backup" / "model"
+    deadline = time.monotonic() + 300
+    while not (backup.is_dir() and any(backup.iterdir())) and proc.poll() is None:
+        assert time.monotonic() < deadline, "no backup after 300 s"
+        time.sleep(0.1)
+    time.sleep(0.5)  # into epoch 2
+    assert proc.poll() is None, "training ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "pipeline").exists()
+    again = subprocess.run(
+        _train_cmd(csv, out), env=env, capture_output=True, text=True, timeout=600
     )
-    pred = pd.read_csv(out / "forecast.csv", index_col=0, parse_dates=True)
-    assert pred.shape == (6, 1) and pred.index[0] == data.index[-1] + pd.Timedelta(hours=1)
-    assert (
-        main(["forecast", "predict", "--model-dir", str(tmp_path / "nope"), "--data", str(csv)])
-        == 2
-    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Epoch 1/3" not in again.stdout and "Epoch 2/3" in again.stdout  # resumed
+    assert (out / "pipeline" / "pipeline.json").is_file() and not (out / "backup").exists()
 
 
 @pytest.mark.slow
 def test_cli_train_multi_worker_single_worker_cluster(tmp_path, data):
     """`--strategy multi_worker` on a one-worker TF_CONFIG cluster trains through
     `distributed_fit` (validation, early stopping) and exports."""
-    import json
-    import os
     import socket
-    import subprocess
-    import sys
 
     csv = tmp_path / "s.csv"
     data.reset_index().to_csv(csv, index=False)
@@ -329,11 +483,12 @@ def test_cli_train_multi_worker_single_worker_cluster(tmp_path, data):
     out = tmp_path / "m"
     cmd = [
         sys.executable, "-m", "rnn_apps.cli", "forecast", "train", "--data", str(csv),
-        "--lookback", "24", "--horizon", "6", "--targets", "a", "--model", "seq2seq",
+        "--lookback", "24", "--horizon", "6", "--targets", "a", "--architecture", "seq2seq",
         "--epochs", "2", "--strategy", "multi_worker", "--output-dir", str(out),
     ]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     fc = Forecaster.load(out)
-    assert len(fc.history_["loss"]) == len(fc.history_["val_loss"]) == 2
+    history = fc.history_["model"]
+    assert len(history["loss"]) == len(history["val_loss"]) == 2
     assert (out / "saved_model" / "saved_model.pb").is_file()

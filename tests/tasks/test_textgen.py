@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from rnn_apps.cli import main
 from rnn_apps.errors import UserInputError
 from rnn_apps.export import verify_saved_model
 from rnn_apps.tasks import textgen
+from rnn_apps.tasks.base import SavedModelPredictor
 from rnn_apps.tasks.textgen import (
     MAX_NEW_TOKENS_CAP,
+    MAX_NUM_SAMPLES,
+    MAX_PROMPT_CHARS,
+    MAX_SCORE_CHARS,
     OOV_ID,
     TextGenConfig,
     TextGenerator,
@@ -21,6 +33,7 @@ from rnn_apps.tasks.textgen import (
     tokenize,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 LINES = [
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\n",
     "All:\nSpeak, speak.\n\n",
@@ -29,7 +42,8 @@ LINES = [
     "MENENIUS:\nWhat work's, my countrymen, in hand? where go you?\n\n",
 ]
 CORPUS = "".join(LINES[i % len(LINES)] for i in range(40))  # ~2,600 characters
-TINY = dict(units=8, embedding_dim=4, seq_len=16, batch_size=8, epochs=1, warmup_steps=2)
+TINY = dict(units=8, embedding_dim=4, seq_len=16, batch_size=8, epochs=1, warmup_steps=2, verbose=0)
+CLI_TINY = ["--units", "4", "--seq-len", "16", "--batch-size", "8", "--epochs", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +53,20 @@ def lm():
 
 
 @pytest.fixture(scope="module")
-def exported(lm, tmp_path_factory):
-    path = tmp_path_factory.mktemp("export") / "textgen"
-    report = lm.export(path, sample_prompts=["First", "", "\u00e9\u20ac"])
-    return path, report
+def cli_run(tmp_path_factory):
+    """`textgen train` through `main` with a relative --output-dir from a changed cwd."""
+    base = tmp_path_factory.mktemp("cli")
+    (base / "corpus.txt").write_text(CORPUS, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(base)
+        rc = main(
+            ["textgen", "train", "--text", "corpus.txt", "--output-dir", "runs/tg", *CLI_TINY]
+        )
+    assert rc == 0
+    return base
+
+
+# --------------------------------------------------------------------------- preprocessing
 
 
 def test_char_vocabulary_and_tokens():
@@ -53,6 +77,9 @@ def test_char_vocabulary_and_tokens():
     assert ids == [2, 5, OOV_ID, 0]
     chars = tokenize(tf.constant(["h\u00e9!"]), "char").to_list()
     assert [c.decode() for c in chars[0]] == ["h", "\u00e9", "!"]
+    assert vocab.decode(tf.constant(["x"]), tf.constant([[2, 0, 5]])).numpy()[0].decode() == (
+        "xa\u00e9"
+    )
 
 
 def test_word_tokens_and_oov():
@@ -73,16 +100,53 @@ def test_word_tokens_and_oov():
     assert text.numpy()[0].decode() == "Speak, speak."
 
 
+# --------------------------------------------------------------------------- config
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(UserInputError, match="'learning_rate' must be float"):
+        TextGenerator(TextGenConfig(learning_rate="fast"))
+    with pytest.raises(UserInputError, match="'units'"):
+        TextGenConfig.from_dict({"units": "big"})
+    with pytest.raises(UserInputError, match="'level'"):
+        TextGenConfig(level="byte").validate()
+    with pytest.raises(UserInputError, match="Unknown"):
+        TextGenConfig.from_dict({"unit": 3})
+    with pytest.raises(UserInputError, match="'dropout'"):
+        TextGenerator(dropout=1.5)
+    with pytest.raises(UserInputError, match="not trained"):
+        TextGenerator().generate("a")
+    with pytest.raises(UserInputError, match="too short"):
+        TextGenerator(TextGenConfig(**TINY)).fit("abc")
+
+
+# --------------------------------------------------------------------------- fit, metrics
+
+
+def test_warmup_cosine_schedule_follows_steps_or_the_time_budget():
+    from rnn_apps.tasks.textgen.callbacks import WarmupCosineSchedule
+
+    cfg = TextGenConfig(learning_rate=1e-2, warmup_steps=10, min_lr_ratio=0.1)
+    sched = WarmupCosineSchedule(cfg, total_steps=110)
+    lr = [float(sched.schedule(sched.effective_step(s))) for s in (0, 10, 60, 110, 500)]
+    assert lr[0] == pytest.approx(1e-2 / 11) and lr[1] == pytest.approx(1e-2)
+    assert lr[2] == pytest.approx(1e-2 * (0.1 + 0.9 * 0.5), rel=1e-4)
+    assert lr[3] == pytest.approx(1e-3) and lr[4] == pytest.approx(1e-3)
+    spent = WarmupCosineSchedule(cfg, total_steps=110, deadline=time.monotonic() - 1.0)
+    assert spent.effective_step(5) == 5  # warm-up is by steps
+    assert spent.effective_step(20) == pytest.approx(110)  # budget spent: end of the decay
+
+
 def test_fit_history_and_metrics(lm, tmp_path):
-    h = lm.history_
-    assert h["epoch"] == [1]
-    assert np.isfinite(h["train_loss"][0]) and np.isfinite(h["val_loss"][0])
+    h = lm.history_["lm"]
+    assert len(h["loss"]) == 1
+    assert np.isfinite(h["loss"][0]) and np.isfinite(h["val_loss"][0])
     m = lm.evaluate(CORPUS[:500])
     assert m["bits_per_char"] == pytest.approx(m["nats_per_token"] / math.log(2))
     assert m["perplexity"] == pytest.approx(math.exp(m["nats_per_token"]))
     assert m["num_tokens"] == 500
     assert loss_metrics(math.log(2))["bits_per_token"] == pytest.approx(1.0)
-    png = textgen.plot_learning_curve(h, tmp_path / "curve.png")
+    png = textgen.plot_learning_curve(lm.history_, tmp_path / "curve.png")
     assert png.stat().st_size > 0
 
 
@@ -93,6 +157,8 @@ def test_score_matches_evaluate_and_handles_edge_cases(lm):
     assert scores[0] == pytest.approx(lm.evaluate(text, chunks=1)["nats_per_token"], rel=1e-5)
     assert math.isnan(scores[1])  # no tokens
     assert np.isfinite(scores[2]) and scores[2] > scores[0]  # unseen characters cost more
+    # evaluate() scores a text longer than the score cap in chunks
+    assert lm.evaluate(CORPUS * 60)["num_chars"] > MAX_SCORE_CHARS
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -103,14 +169,17 @@ def test_step_by_step_matches_full_run(lm, cell):
         lm = TextGenerator(TextGenConfig(cell=cell, num_layers=2, **TINY)).fit(CORPUS[:split])
     graph = lm._graph
     text = "First Citizen:"
-    ids = graph.encode(tf.constant([text]))
+    ids = lm.vocab_.encode(tf.constant([text]))
     full = lm.model_(ids.to_tensor(), training=False).numpy()[0]  # (T, V)
-    states, logits = graph.run_prompt(graph.encode(tf.constant([text[:3]])))
+    states, logits = graph.run_prompt(lm.vocab_.encode(tf.constant([text[:3]])))
     np.testing.assert_allclose(logits.numpy()[0], full[2], atol=1e-5)
     flat = ids.flat_values.numpy()
     for t in range(3, len(flat)):
         logits, states = graph.step(tf.constant(flat[t : t + 1]), states)
         np.testing.assert_allclose(logits.numpy()[0], full[t], atol=1e-5)
+
+
+# --------------------------------------------------------------------------- generation
 
 
 def test_generate_seeded_and_batched(lm):
@@ -144,6 +213,24 @@ def test_generate_edge_cases(lm):
     assert stopped.endswith("\n") or len(stopped) == 303
 
 
+def test_empty_batches_from_every_signature(lm):
+    assert lm.generate([], max_new_tokens=5) == []
+    assert lm.score([]).shape == (0,)
+    none = np.asarray([], dtype=object)
+    out = lm.run(
+        "generate",
+        prompt=none,
+        max_new_tokens=np.int32(5),
+        temperature=np.float32(1.0),
+        top_k=np.int32(0),
+        top_p=np.float32(1.0),
+        seed=np.int32(1),
+    )
+    assert out["text"].shape == (0,)
+    out = lm.run("score", text=none)
+    assert out["nll_per_token"].shape == (0,) and out["num_tokens"].shape == (0,)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -155,6 +242,7 @@ def test_generate_edge_cases(lm):
         ({"top_p": float("nan")}, "top_p"),
         ({"temperature": float("nan")}, "temperature"),
         ({"num_samples": 0}, "num_samples"),
+        ({"num_samples": MAX_NUM_SAMPLES + 1}, f"1 to {MAX_NUM_SAMPLES}"),
         ({"stop": "\u20ac"}, "stop"),
         ({"stop": ""}, "stop"),
     ],
@@ -164,15 +252,56 @@ def test_generate_bad_arguments(lm, kwargs, match):
         lm.generate("a", **kwargs)
 
 
-def test_unfitted_and_bad_config():
-    with pytest.raises(UserInputError, match="not fitted"):
-        TextGenerator().generate("a")
-    with pytest.raises(UserInputError, match="level"):
-        TextGenConfig(level="byte").validate()
-    with pytest.raises(UserInputError, match="Unknown"):
-        TextGenConfig.from_dict({"unit": 3})
-    with pytest.raises(UserInputError, match="too short"):
-        TextGenerator(TextGenConfig(**TINY)).fit("abc")
+def test_input_caps_and_shapes(lm):
+    with pytest.raises(UserInputError, match=rf"prompt\[1\] has {MAX_PROMPT_CHARS + 1} char"):
+        lm.generate(["a", "b" * (MAX_PROMPT_CHARS + 1)], max_new_tokens=1)
+    with pytest.raises(UserInputError, match=rf"at most {MAX_SCORE_CHARS} per text.*evaluate"):
+        lm.score("a" * (MAX_SCORE_CHARS + 1))
+    with pytest.raises(UserInputError, match=r"1-D list of strings \(shape \[batch\]\).*\(1, 1\)"):
+        lm.generate(np.array([["a"]]))
+    with pytest.raises(UserInputError, match=r"shape \[batch\]"):
+        lm.score(np.array([["a", "b"]]))
+    with pytest.raises(UserInputError, match=r"text\[0\] is a int"):
+        lm.score([3])
+    with pytest.raises(UserInputError, match="prompt must be a string"):
+        lm.generate(None)
+
+
+# --------------------------------------------------------------------------- variants
+
+
+def test_word_level_lm():
+    cfg = TextGenConfig(level="word", max_vocab=30, **TINY)
+    split = int(len(CORPUS) * 0.9)
+    wlm = TextGenerator(cfg).fit(CORPUS[:split], CORPUS[split:])
+    assert wlm.vocab_.level == "word" and wlm.vocab_.size == 30
+    out = wlm.generate(["All:", ""], max_new_tokens=8, seed=2)
+    assert out[0].startswith("All:") and len(out[1]) > 0
+    assert "[UNK]" not in "".join(out)
+    scores = wlm.score(["Speak , speak .", "zebra quagga"])
+    assert np.all(np.isfinite(scores))
+    m = wlm.evaluate(CORPUS[:400])
+    assert m["bits_per_char"] > 0 and m["num_tokens"] < 400
+
+
+def test_stateful_truncated_bptt():
+    cfg = TextGenConfig(stateful=True, **TINY)
+    slm = TextGenerator(cfg).fit(CORPUS, CORPUS[:300])
+    assert not any(getattr(layer, "stateful", False) for layer in slm.model_.layers)
+    assert np.isfinite(slm.history_["lm"]["val_loss"][0])
+    assert len(slm.generate("All", max_new_tokens=5, seed=1)[0]) == 8
+
+
+def test_fit_under_a_mirrored_strategy_and_refuses_multi_worker():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    mlm = TextGenerator(TextGenConfig(**TINY)).fit(CORPUS, strategy=strategy)
+    assert all(isinstance(v.value, tf.distribute.DistributedValues) for v in mlm.model_.weights)
+    assert len(mlm.generate("All", max_new_tokens=3, seed=1)[0]) == 6
+    with pytest.raises(UserInputError, match="textgen does not support strategy 'multi_worker'"):
+        TextGenerator(TextGenConfig(**TINY)).fit(CORPUS, strategy="multi_worker")
+
+
+# --------------------------------------------------------------------------- persistence
 
 
 def test_save_load_roundtrip(lm, tmp_path):
@@ -184,13 +313,53 @@ def test_save_load_roundtrip(lm, tmp_path):
     )
 
 
-def test_export_roundtrip_same_score_and_seeded_text(lm, exported):
-    path, report = exported
-    assert report.verified
-    assert report.metadata["task"] == "textgen"
+# --------------------------------------------------------------------------- CLI and export
+
+
+def test_cli_predict_evaluate_with_folder_and_saved_model(cli_run, monkeypatch, capsys):
+    monkeypatch.chdir(cli_run)
+    run = Path("runs/tg")
+    assert (run / "pipeline" / "pipeline.json").is_file()
+    assert (run / "saved_model" / "saved_model.pb").is_file()
+    assert (run / "learning_curves.png").is_file()
+    report = json.loads((run / "report.json").read_text())
+    assert report["export"]["verified"] and report["validation"]["nats_per_token"] > 0
+    capsys.readouterr()
+    outputs = {}
+    for model in (str(run), str(run / "saved_model")):
+        predict = ["--prompt", "All", "--max-new-tokens", "12", "--seed", "3", "--num-samples", "2"]
+        assert main(["textgen", "predict", "--model", model, *predict, "--json"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert len(rows) == 2 and all(r["text"].startswith("All") for r in rows)
+        assert (
+            main(["textgen", "evaluate", "--model", model, "--text", "corpus.txt", "--json"]) == 0
+        )
+        metrics = json.loads(capsys.readouterr().out)["metrics"]
+        outputs[model] = (rows, metrics)
+    (rows_a, m_a), (rows_b, m_b) = outputs.values()
+    assert rows_a == rows_b  # the same graph in process and in the SavedModel
+    assert m_a["nats_per_token"] == pytest.approx(m_b["nats_per_token"], rel=1e-5)
+    assert main(["textgen", "evaluate", "--model", str(run), "--text", "corpus.txt"]) == 0
+    assert "nats/char (" in capsys.readouterr().out
+    assert main(["textgen", "predict", "--model", str(run), "--top-p", "2"]) == 2
+    assert "top_p" in capsys.readouterr().err
+    assert main(["textgen", "predict", "--model", str(run), "--num-samples", "65"]) == 2
+    err = capsys.readouterr().err
+    assert "num_samples=65" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_export_to_a_relative_folder_and_roundtrip(cli_run, monkeypatch, capsys):
+    monkeypatch.chdir(cli_run)
+    assert main(["textgen", "export", "--model", "runs/tg", "--output-dir", "rel/x"]) == 0
+    assert "rel/x" in capsys.readouterr().out
+    path = cli_run / "rel" / "x"
+    meta = SavedModelPredictor(path).metadata
+    assert meta["max_score_chars"] == MAX_SCORE_CHARS
+    assert meta["max_prompt_chars"] == MAX_PROMPT_CHARS
+    loaded = TextGenerator.load(cli_run / "runs" / "tg")
     texts = np.asarray([CORPUS[:120], "x", ""], dtype=object)
     prompts = ["All:", "zz\u20ac"]
-    want = lm.generate(prompts, max_new_tokens=25, temperature=0.7, top_k=5, top_p=0.9, seed=11)
+    want = loaded.generate(prompts, max_new_tokens=25, temperature=0.7, top_k=5, top_p=0.9, seed=11)
     inputs = {
         "prompt": np.asarray(prompts, dtype=object),
         "max_new_tokens": np.int32(25),
@@ -204,15 +373,15 @@ def test_export_roundtrip_same_score_and_seeded_text(lm, exported):
         path,
         {"score": {"text": texts}, "generate": inputs},
         expected={
-            "score": {"nll_per_token": lm.score(list(texts))},
+            "score": {"nll_per_token": loaded.score(list(texts))},
             "generate": {"text": np.asarray([w.encode() for w in want])},
         },
     )
 
 
-def test_savedmodel_bad_inputs(exported):
-    path, _ = exported
-    gen = tf.saved_model.load(str(path)).signatures["generate"]
+def test_savedmodel_bad_inputs_and_caps(cli_run):
+    loaded = tf.saved_model.load(str(cli_run / "runs" / "tg" / "saved_model"))
+    gen = loaded.signatures["generate"]
 
     def call(**kw):
         args = dict(
@@ -228,6 +397,7 @@ def test_savedmodel_bad_inputs(exported):
 
     assert call(max_new_tokens=0) == ["All", ""]
     assert call(max_new_tokens=-3) == ["All", ""]
+    assert call(prompt=np.asarray([], dtype=object)) == []
     greedy = call(temperature=0.0)
     assert greedy == call(temperature=-2.0, seed=7)
     assert len(greedy[1]) == 10
@@ -237,76 +407,62 @@ def test_savedmodel_bad_inputs(exported):
         ({"top_p": 0.0}, "top_p"),
         ({"top_p": 1.01}, "top_p"),
         ({"temperature": float("inf")}, "temperature"),
+        ({"prompt": ["a" * (MAX_PROMPT_CHARS + 1)]}, f"prompt must be at most {MAX_PROMPT_CHARS}"),
     ]:
         with pytest.raises(tf.errors.InvalidArgumentError, match=match):
             call(**kw)
+    score = loaded.signatures["score"]
+    assert score(text=tf.constant([], tf.string))["nll_per_token"].shape == (0,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {MAX_SCORE_CHARS}"):
+        score(text=tf.constant(["a" * (MAX_SCORE_CHARS + 1)]))
 
 
-def test_word_level_lm():
-    cfg = TextGenConfig(level="word", max_vocab=30, **TINY)
-    split = int(len(CORPUS) * 0.9)
-    wlm = TextGenerator(cfg).fit(CORPUS[:split], CORPUS[split:])
-    assert wlm.vocab_.level == "word" and wlm.vocab_.size == 30
-    out = wlm.generate(["All:", ""], max_new_tokens=8, seed=2)
-    assert out[0].startswith("All:") and len(out[1]) > 0
-    assert "[UNK]" not in "".join(out)
-    scores = wlm.score(["Speak , speak .", "zebra quagga"])
-    assert np.all(np.isfinite(scores))
-    assert wlm.evaluate(CORPUS[:400])["bits_per_char"] > 0
+def test_committed_saved_model_predict_and_caps(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    model = "saved_models/textgen_shakespeare"
+    args = ["--prompt", "ROMEO:", "--max-new-tokens", "40", "--seed", "3", "--temperature", "0.8"]
+    assert main(["textgen", "predict", "--model", model, *args]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ROMEO:") and "-" * 40 in out
+    predictor = SavedModelPredictor(ROOT / model)
+    # The in-process caps protect exports made before the in-graph caps existed.
+    with pytest.raises(UserInputError, match="per text"):
+        textgen.score_texts(predictor, ["a" * (MAX_SCORE_CHARS + 1)])
+    nll, count = textgen.score_texts(predictor, ["To be, or not to be", ""])
+    assert count.tolist() == [19, 0] and 0 < nll[0] < 5 and math.isnan(nll[1])
+    assert textgen.generate_texts(predictor, [], max_new_tokens=3) == []
 
 
-def test_stateful_truncated_bptt():
-    cfg = TextGenConfig(stateful=True, **TINY)
-    slm = TextGenerator(cfg).fit(CORPUS, CORPUS[:300])
-    assert not any(getattr(layer, "stateful", False) for layer in slm.model_.layers)
-    assert np.isfinite(slm.history_["val_loss"][0])
-    assert len(slm.generate("All", max_new_tokens=5, seed=1)[0]) == 8
+# --------------------------------------------------------------------------- fault tolerance
 
 
-def test_cli_train_predict_evaluate(exported, tmp_path, capsys):
-    from rnn_apps.cli import main
-
-    text = tmp_path / "corpus.txt"
-    text.write_text(CORPUS, encoding="utf-8")
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_same_command_resumes_and_completes(tmp_path):
+    rng = np.random.default_rng(0)
+    text = "".join(LINES[i] for i in rng.integers(0, len(LINES), size=2500))  # ~130k chars
+    (tmp_path / "big.txt").write_text(text, encoding="utf-8")
     out = tmp_path / "run"
-    args = ["--units", "4", "--seq-len", "16", "--batch-size", "8", "--epochs", "1"]
-    rc = main(
-        ["textgen", "train", "--text", str(text), "--output-dir", str(out), "--no-export", *args]
+    cmd = [sys.executable, "-m", "rnn_apps.cli", "textgen", "train", "--text", "big.txt"]
+    cmd += ["--output-dir", "run", *CLI_TINY[:-1], "3", "--no-export", "--seed", "1"]
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    first = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    assert rc == 0
-    assert (out / "model" / "textgen.json").is_file() and (out / "learning_curve.png").is_file()
-    path, _ = exported
-    capsys.readouterr()
-    rc = main(
-        [
-            "textgen",
-            "predict",
-            "--model",
-            str(path),
-            "--prompt",
-            "All",
-            "--max-new-tokens",
-            "12",
-            "--seed",
-            "3",
-            "--num-samples",
-            "2",
-        ]
-    )
-    assert rc == 0
-    assert capsys.readouterr().out.count("All") >= 2
-    rc = main(["textgen", "evaluate", "--model", str(path), "--text", str(text)])
-    assert rc == 0
-    assert "nats_per_token" in capsys.readouterr().out
-    rc = main(["textgen", "predict", "--model", str(path), "--top-p", "2"])
-    assert rc == 2
-    assert "top_p" in capsys.readouterr().err
+    backup = out / "backup" / "lm"
+    deadline = time.monotonic() + 300
+    while not backup.exists():  # written at the end of the first epoch
+        assert first.poll() is None, first.stderr.read().decode()[-3000:]
+        assert time.monotonic() < deadline, "no backup after 5 minutes"
+        time.sleep(0.1)
+    time.sleep(1.0)  # inside the second epoch
+    assert first.poll() is None, "training finished before it could be killed"
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=60)
+    assert not (out / "pipeline" / "pipeline.json").exists()
 
-
-def test_fit_under_a_mirrored_strategy_and_refuses_multi_worker():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    mlm = TextGenerator(TextGenConfig(**TINY)).fit(CORPUS, strategy=strategy)
-    assert all(isinstance(v.value, tf.distribute.DistributedValues) for v in mlm.model_.weights)
-    assert len(mlm.generate("All", max_new_tokens=3, seed=1)[0]) == 6
-    with pytest.raises(UserInputError, match="textgen does not support strategy 'multi_worker'"):
-        TextGenerator(TextGenConfig(**TINY)).fit(CORPUS, strategy="multi_worker")
+    second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    state = json.loads((out / "pipeline" / "pipeline.json").read_text())
+    # Resumed: the second run trained only the epochs after the last backup.
+    assert 1 <= len(state["history"]["lm"]["loss"]) < 3
+    assert not backup.exists()  # BackupAndRestore removes its backup once training completes

@@ -1,8 +1,8 @@
 """The `rnn-apps` command line: `rnn-apps <task> <verb> [options]`.
 
-Each task module (`rnn_apps.tasks.<task>`) exposes `register_cli(subparsers)`, which adds its
-`<task>` parser with the verbs `train`, `evaluate`, `predict`, `export`; every verb parser gets
-the common options of `add_common_args` and sets `func(args) -> int`.
+One parser, one set of verbs (`rnn_apps.cli.verbs`: `train`, `evaluate`, `predict`,
+`export`), and a thin hook file per task (`rnn_apps/cli/<task>.py`, a `TaskCLI` subclass).
+Every verb takes the common options of `add_common_args`.
 
 Bad input (`rnn_apps.UserInputError`, a missing file ...) ends with one line on stderr and exit
 status 2, never a Python traceback; `--debug` shows the traceback.
@@ -11,14 +11,11 @@ status 2, never a Python traceback; `--debug` shows the traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-TASK_MODULES = ("sentiment", "textgen", "forecast")
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -43,29 +40,20 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="TOML or YAML file whose keys override the task's default configuration",
     )
-
-
-def add_strategy_arg(parser: argparse.ArgumentParser) -> None:
-    """Adds `--strategy` (for the `train` verbs)."""
-    from rnn_apps.training import STRATEGIES
-
     parser.add_argument(
-        "--strategy",
-        choices=STRATEGIES,
-        default="default",
-        help="tf.distribute strategy: 'default' (one device), 'mirrored' (all local GPUs) or "
-        "'multi_worker' (the machines listed in the TF_CONFIG environment variable; start "
-        "the same command on every machine)",
+        "--json", action="store_true", help="print the report as JSON instead of a summary"
     )
 
 
 def worker_output_dir(output_dir: Path) -> Path:
     """Where this process writes: `output_dir` on the chief (worker 0 of `TF_CONFIG`, or no
-    TF_CONFIG), `output_dir/worker-<i>` on the other workers, so that several workers sharing
-    a file system never write the same files."""
+    TF_CONFIG), the sibling folder `<output_dir>-worker-<i>` on the other workers, so that
+    several workers sharing a file system never write (or replace) each other's files."""
     from rnn_apps.training import is_chief, worker_index
 
-    return output_dir if is_chief() else output_dir / f"worker-{worker_index()}"
+    if is_chief():
+        return output_dir
+    return output_dir.parent / f"{output_dir.name}-worker-{worker_index()}"
 
 
 def load_config_file(path: str | os.PathLike | None) -> dict[str, Any]:
@@ -125,16 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("path", help="SavedModel folder")
     show.set_defaults(func=_show)
-    for name in TASK_MODULES:
-        try:
-            module = importlib.import_module(f"rnn_apps.tasks.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"rnn_apps.tasks.{name}":
-                raise
-            continue
-        register = getattr(module, "register_cli", None)
-        if register is not None:
-            register(sub)
+    from rnn_apps.cli.verbs import registered_clis
+
+    for cli in registered_clis():
+        cli.register(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Layers Keras does not provide. Registered, so `.keras` files load after `import rnn_apps`."""
+"""Max pooling over time that respects the mask (keras.layers.GlobalMaxPooling1D does not)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,145 @@
+"""`rnn-apps sentiment ...`: the sentiment task's hooks of the shared verbs.
+
+    rnn-apps sentiment train [--data reviews.csv|folder/] [--text-column text]
+        [--label-column label] [--epochs N] [--max-tokens N] [--sequence-length N] [--units N]
+        [--batch-size N] [--max-train-minutes M] --output-dir DIR
+    rnn-apps sentiment evaluate --model DIR|SAVED_MODEL [--data ...] [--output-dir out/]
+    rnn-apps sentiment predict --model DIR|SAVED_MODEL "text" ... [--input texts.txt]
+    rnn-apps sentiment export --model DIR [--output-dir X]
+
+Without `--data`, `train` reads the IMDB train split and `evaluate` the IMDB test split
+(`--data-dir` or `$RNN_APPS_DATA_DIR`, else a download). `train` reports the metrics on its
+validation split (and writes their `confusion_matrix.png`); the IMDB test metrics come from
+`rnn-apps sentiment evaluate --model DIR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rnn_apps.cli.verbs import TaskCLI, TrainData
+from rnn_apps.errors import UserInputError
+
+_TRAIN_FLAGS = {
+    "epochs": int,
+    "max_tokens": int,
+    "sequence_length": int,
+    "units": int,
+    "batch_size": int,
+    "max_train_minutes": float,
+}
+
+
+def _load_labelled(args: argparse.Namespace, split: str) -> tuple[list[str], list[str], str]:
+    """(texts, labels, source) from `--data`, else the IMDB `split`."""
+    from rnn_apps.tasks.sentiment import load_text_data
+
+    if args.data:
+        texts, labels = load_text_data(args.data, args.text_column, args.label_column)
+        return texts, labels, Path(args.data).name
+    from rnn_apps.data.imdb import load_imdb
+
+    df = load_imdb(args.data_dir, splits=(split,))[split]
+    return df["text"].tolist(), df["label"].tolist(), f"IMDB {split}"
+
+
+class CLI(TaskCLI):
+    name = "sentiment"
+    help = "text classification (IMDB or your CSV / folder of texts)"
+    task_class_path = "rnn_apps.tasks.sentiment:SentimentClassifier"
+
+    def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
+        if verb == "predict":
+            return
+        parser.add_argument(
+            "--data",
+            default=None,
+            help="CSV file, or folder with one subfolder of text files per class (default: "
+            + ("the IMDB train split)" if verb == "train" else "the IMDB test split)"),
+        )
+        parser.add_argument("--text-column", default="text", help="CSV column of the texts")
+        parser.add_argument("--label-column", default="label", help="CSV column of the labels")
+
+    def add_train_args(self, parser: argparse.ArgumentParser) -> None:
+        for key, kind in _TRAIN_FLAGS.items():
+            parser.add_argument(
+                "--" + key.replace("_", "-"),
+                dest=key,
+                type=kind,
+                default=None,
+                help=f"config option {key}",
+            )
+
+    def add_predict_args(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--input", default=None, help="a file with one text per line")
+        parser.add_argument("text", nargs="*", help="texts to classify")
+
+    def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {key: getattr(args, key, None) for key in _TRAIN_FLAGS}
+
+    def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
+        texts, labels, source = _load_labelled(args, "train")
+        return TrainData(train=(texts, labels), source=source)
+
+    def after_fit(
+        self, task: Any, data: TrainData, out: Path, args: argparse.Namespace
+    ) -> dict[str, Any]:
+        from rnn_apps import reporting
+
+        report = dict(task.validation_report_)
+        report["branches"] = dict(task.validation_metrics_)
+        if report.get("confusion_matrix"):
+            reporting.plot_confusion_matrix(
+                report["confusion_matrix"], task.class_names_, out / "confusion_matrix.png"
+            )
+        return {"validation": report, "epochs": dict(task.epochs_)}
+
+    def evaluate(self, model: Any, args: argparse.Namespace, out: Path | None) -> dict[str, Any]:
+        from rnn_apps.tasks.sentiment import evaluate_texts
+
+        texts, labels, source = _load_labelled(args, "test")
+        return {"data": source, **evaluate_texts(model, texts, labels, output_dir=out)}
+
+    def predict(self, model: Any, args: argparse.Namespace) -> Any:
+        from rnn_apps.tasks.sentiment import predict_texts
+
+        texts = list(args.text)
+        if args.input:
+            path = Path(args.input)
+            if not path.is_file():
+                raise UserInputError(f"--input file {str(path)!r} does not exist.")
+            texts += path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if not texts:
+            raise UserInputError("Nothing to predict: give texts as arguments or --input FILE.")
+        pred = predict_texts(model, texts)
+        rows = []
+        for text, prob, label in zip(texts, pred.probabilities, pred.labels):
+            p = round(float(prob), 6) if prob.ndim == 0 else [round(float(v), 6) for v in prob]
+            rows.append({"text": text[:80], "label": label, "probability": p})
+        return rows
+
+    def summary(self, report: dict[str, Any]) -> list[str]:
+        from rnn_apps.reporting import format_metrics
+
+        lines = []
+        val = report.get("validation")
+        if val:
+            branches = val.get("branches", {})
+            parts = [
+                f"{name} {branches[key]:.2f}"
+                for name, key in (
+                    ("ngram", "branch_ngram_branch_accuracy"),
+                    ("rnn", "branch_rnn_branch_accuracy"),
+                    ("blend", "blend_accuracy"),
+                )
+                if key in branches
+            ]
+            lines.append(f"Validation accuracy {val['accuracy']:.2f} ({', '.join(parts)})")
+        if "accuracy" in report:
+            lines.append(
+                f"On {report.get('num_examples')} texts ({report.get('data')}): "
+                + format_metrics(report, ("accuracy", "precision", "recall", "f1", "roc_auc"))
+            )
+        return lines

@@ -1,0 +1,378 @@
+"""The verbs every task has, written once: `train`, `evaluate`, `predict`, `export`.
+
+A task's command line is a `TaskCLI` subclass in `rnn_apps/cli/<task>.py` that supplies hooks
+(its data options, config flags, how to load its data, what to evaluate and print); the
+verbs, the shared options, the output layout and the error handling are here.
+
+Output layout of `rnn-apps <task> train --output-dir DIR` (the same for every task):
+
+    DIR/pipeline/          the saved pipeline (`Task.load(DIR)` or `--model DIR`)
+    DIR/saved_model/       the verified SavedModel (unless --no-export)
+    DIR/report.json        metrics, baselines, timings, the command
+    DIR/*.png              the task's plots (learning curves, ...)
+    DIR/backup/            BackupAndRestore checkpoints while training runs
+    DIR/logs/              TensorBoard logs (--tensorboard)
+
+Everything but `backup/` and `logs/` is first written to a sibling staging folder and then
+swapped in as a whole (`rnn_apps.persistence.commit_run_dir`), so a run killed at any moment
+leaves either the previous results or the new ones, never a mix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rnn_apps.errors import UserInputError
+
+
+@dataclasses.dataclass
+class TrainData:
+    """What a task's `train_data` hook returns.
+
+    Attributes:
+        train: Training data in the task's raw form (passed to `Task.fit`).
+        validation: Validation data, or None (the task holds some out of `train`).
+        test: Held-out data `after_fit` evaluates on, or None.
+        source: Where the data came from, for the report (`"ETTh1"`, a file name).
+    """
+
+    train: Any
+    validation: Any = None
+    test: Any = None
+    source: str = ""
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old flag that still works: stores into the new option's `dest` with a warning."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(
+            f"rnn-apps: warning: {option_string} is deprecated and will be removed; use "
+            f"{self.new}.",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
+class TaskCLI:
+    """Hooks of one task's command line (subclass per task in `rnn_apps/cli/<task>.py`).
+
+    Class attributes:
+        name: The task word (`rnn-apps <name> ...`).
+        help: One line for `rnn-apps --help`.
+        task_class_path: `"module:Class"` of the `Task` (imported on use).
+        strategies: The `--strategy` choices of `train`.
+    """
+
+    name: str = ""
+    help: str = ""
+    task_class_path: str = ""
+    strategies: tuple[str, ...] = ("default", "mirrored", "multi_worker")
+
+    # ------------------------------------------------------------------ hooks
+    def task_class(self) -> Any:
+        import importlib
+
+        module, _, cls = self.task_class_path.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
+    def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
+        """Adds the options naming the data of `verb` (`train`, `evaluate`, `predict`)."""
+
+    def add_train_args(self, parser: argparse.ArgumentParser) -> None:
+        """Adds the task's configuration flags of `train` (each overrides one config key)."""
+
+    def add_predict_args(self, parser: argparse.ArgumentParser) -> None:
+        """Adds the options of `predict` besides `--model`."""
+
+    def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
+        """Config keys set by the `add_train_args` flags (None = not given)."""
+        return {}
+
+    def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:  # pragma: no cover
+        """Loads the training (and validation/test) data named by the options."""
+        raise NotImplementedError
+
+    def fit_kwargs(self, args: argparse.Namespace, data: TrainData) -> dict[str, Any]:
+        """Extra keyword arguments of `Task.fit` (e.g. sentiment's class options)."""
+        return {}
+
+    def after_fit(
+        self, task: Any, data: TrainData, out: Path, args: argparse.Namespace
+    ) -> dict[str, Any]:
+        """Evaluates on `data.test`, writes the task's plots into `out`; returns report keys."""
+        return {}
+
+    def evaluate(
+        self, model: Any, args: argparse.Namespace, out: Path | None
+    ) -> dict[str, Any]:  # pragma: no cover
+        """Metrics of `model` (a `Task` or a `SavedModelPredictor`) on the named data; with
+        `out`, writes plots there."""
+        raise NotImplementedError
+
+    def predict(self, model: Any, args: argparse.Namespace) -> Any:  # pragma: no cover
+        """Runs `model` on the named input; returns what to print (str) or JSON-able data."""
+        raise NotImplementedError
+
+    def summary(self, report: dict[str, Any]) -> list[str]:
+        """A few human lines about the metrics of a `train` or `evaluate` report."""
+        return []
+
+    # ------------------------------------------------------------------ parser
+    def register(self, subparsers: Any) -> None:
+        """Adds `rnn-apps <name> {train,evaluate,predict,export}`."""
+        from rnn_apps.cli import add_common_args
+
+        parser = subparsers.add_parser(self.name, help=self.help, description=self.help)
+        verbs = parser.add_subparsers(dest="verb", metavar="<verb>")
+        verbs.required = True
+
+        p = verbs.add_parser(
+            "train",
+            help="train, evaluate and export; writes DIR/{pipeline,saved_model,report.json,...}",
+        )
+        add_common_args(p)
+        self.add_data_args(p, "train")
+        self.add_train_args(p)
+        p.add_argument(
+            "--strategy",
+            choices=self.strategies,
+            default="default",
+            help="tf.distribute strategy: 'default' (one device), 'mirrored' (all local GPUs)"
+            + (
+                " or 'multi_worker' (the machines in TF_CONFIG; run the same command on each)"
+                if "multi_worker" in self.strategies
+                else ""
+            ),
+        )
+        p.add_argument("--tensorboard", action="store_true", help="write DIR/logs/")
+        p.add_argument("--no-export", action="store_true", help="skip DIR/saved_model/")
+        p.set_defaults(func=self._train)
+
+        p = verbs.add_parser("evaluate", help="metrics (and plots with --output-dir)")
+        add_common_args(p)
+        self._add_model_arg(p)
+        self.add_data_args(p, "evaluate")
+        p.set_defaults(func=self._evaluate)
+
+        p = verbs.add_parser("predict", help="run a trained or exported model on new input")
+        add_common_args(p)
+        self._add_model_arg(p)
+        self.add_data_args(p, "predict")
+        self.add_predict_args(p)
+        p.set_defaults(func=self._predict)
+
+        p = verbs.add_parser("export", help="write a verified SavedModel of a trained pipeline")
+        add_common_args(p)
+        self._add_model_arg(p, what="a training output folder (or its pipeline/ folder)")
+        p.set_defaults(func=self._export)
+
+    def _add_model_arg(self, p: argparse.ArgumentParser, what: str | None = None) -> None:
+        p.add_argument(
+            "--model",
+            dest="model_path",
+            default=None,
+            help=what or "a training output folder or an exported SavedModel",
+        )
+        for old in ("--model-dir", "--pipeline"):
+            p.add_argument(
+                old,
+                dest="model_path",
+                action=DeprecatedAlias,
+                new="--model",
+                help=argparse.SUPPRESS,
+            )
+        p.add_argument(
+            "--export-dir",
+            dest="output_dir",
+            action=DeprecatedAlias,
+            new="--output-dir",
+            help=argparse.SUPPRESS,
+        )
+
+    # ------------------------------------------------------------------ verbs
+    def _config(self, args: argparse.Namespace) -> Any:
+        from rnn_apps.cli import load_config_file
+
+        values = load_config_file(getattr(args, "config", None))
+        for key, value in self.config_overrides(args).items():
+            if value is not None:
+                values[key] = value
+        if getattr(args, "seed", None) is not None:
+            values["seed"] = args.seed
+        return self.task_class().config_class.from_dict(values)
+
+    def _train(self, args: argparse.Namespace) -> int:
+        from rnn_apps import reporting
+        from rnn_apps.cli import worker_output_dir
+        from rnn_apps.persistence import (
+            check_run_dir,
+            commit_run_dir,
+            recover_run_dir,
+            staging_dir,
+        )
+        from rnn_apps.tasks.base import PIPELINE_DIR, REPORT_FILE, SAVED_MODEL_DIR
+
+        out = worker_output_dir(Path(args.output_dir or f"runs/{self.name}"))
+        check_run_dir(out)
+        recover_run_dir(out)
+        config = self._config(args)
+        data = self.train_data(args, config)
+        task = self.task_class()(config)
+        task.fit(
+            data.train,
+            data.validation,
+            work_dir=out,
+            strategy=args.strategy,
+            tensorboard=args.tensorboard,
+            **self.fit_kwargs(args, data),
+        )
+        stage = staging_dir(out)
+        task.save(stage / PIPELINE_DIR)
+        report: dict[str, Any] = {
+            "task": self.name,
+            "command": "rnn-apps " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+            if Path(sys.argv[0]).name in ("rnn-apps", "__main__.py")
+            else None,
+            "data": data.source,
+            "train_seconds": round(float(task.train_seconds_), 1),
+            "config": config.to_dict(),
+        }
+        report.update(self.after_fit(task, data, stage, args))
+        histories = {k: v for k, v in (task.history_ or {}).items() if isinstance(v, dict) and v}
+        if histories:
+            reporting.plot_learning_curves(
+                histories, stage / "learning_curves.png", metrics=("loss", "accuracy")
+            )
+        if not args.no_export:
+            started = time.monotonic()
+            export = task.export(stage / SAVED_MODEL_DIR, metadata={"report": _brief(report)})
+            report["export"] = {
+                "verified": export.verified,
+                "max_abs_diff": export.max_abs_diff,
+                "seconds": round(time.monotonic() - started, 1),
+            }
+        reporting.write_json(stage / REPORT_FILE, report)
+        commit_run_dir(stage, out)
+        self._print_report(args, report, out, trained=True)
+        return 0
+
+    def _open(self, args: argparse.Namespace) -> Any:
+        from rnn_apps.tasks.base import open_model
+
+        if not args.model_path:
+            raise UserInputError(
+                f"--model is required: a training output folder or a SavedModel (e.g. "
+                f"`rnn-apps {self.name} {args.verb} --model runs/{self.name}`)."
+            )
+        return open_model(args.model_path, self.task_class())
+
+    def _evaluate(self, args: argparse.Namespace) -> int:
+        from rnn_apps import reporting
+        from rnn_apps.tasks.base import REPORT_FILE
+
+        model = self._open(args)
+        out = Path(args.output_dir) if args.output_dir else None
+        report = {"task": self.name, "model": str(args.model_path)}
+        report.update(self.evaluate(model, args, out))
+        if out is not None:
+            reporting.write_json(out / REPORT_FILE, report)
+        self._print_report(args, report, out, trained=False)
+        return 0
+
+    def _predict(self, args: argparse.Namespace) -> int:
+        model = self._open(args)
+        result = self.predict(model, args)
+        if isinstance(result, str):
+            print(result, end="" if result.endswith("\n") else "\n")
+        elif result is not None:
+            from rnn_apps.reporting import to_jsonable
+
+            for row in result if isinstance(result, list) else [result]:
+                print(json.dumps(to_jsonable(row), ensure_ascii=False))
+        return 0
+
+    def _export(self, args: argparse.Namespace) -> int:
+        from rnn_apps.tasks.base import SAVED_MODEL_DIR, is_saved_model, resolve_pipeline_dir
+
+        if not args.model_path:
+            raise UserInputError("--model is required: the training output folder to export.")
+        src = Path(args.model_path)
+        if is_saved_model(src):
+            raise UserInputError(
+                f"--model {str(src)!r} is already an exported SavedModel; give the training "
+                "output folder it came from."
+            )
+        task = self.task_class().load(src)
+        if args.output_dir:
+            dest = Path(args.output_dir)
+        else:
+            pipeline = resolve_pipeline_dir(src)
+            dest = (pipeline.parent if pipeline.name == "pipeline" else src) / SAVED_MODEL_DIR
+        report = task.export(dest)
+        print(
+            f"Exported a verified SavedModel to {dest} (signatures: "
+            f"{', '.join(sorted(report.metadata['signatures']))})."
+        )
+        print(f"Try: rnn-apps show {dest}")
+        return 0
+
+    # ------------------------------------------------------------------ output
+    def _print_report(
+        self, args: argparse.Namespace, report: dict[str, Any], out: Path | None, *, trained: bool
+    ) -> None:
+        from rnn_apps.reporting import to_jsonable
+
+        if getattr(args, "json", False):
+            print(json.dumps(to_jsonable(report), indent=2))
+            return
+        lines = []
+        if trained:
+            lines.append(f"Trained {self.name} in {report['train_seconds']:.0f} s.")
+        lines.extend(self.summary(report))
+        if out is not None:
+            files = sorted(
+                p.name + ("/" if p.is_dir() else "")
+                for p in out.iterdir()
+                if not p.name.startswith(".") and p.name != "backup"
+            )
+            lines.append(f"Wrote {out}/: {', '.join(files)}")
+            if trained and (out / "saved_model").is_dir():
+                lines.append(
+                    f"Next: rnn-apps {self.name} predict --model {out} ...   |   "
+                    f"rnn-apps show {out / 'saved_model'}"
+                )
+        print("\n".join(lines))
+
+
+def _brief(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without bulky keys, for the export's metadata."""
+    return {k: v for k, v in report.items() if k not in ("config",)}
+
+
+def registered_clis() -> Sequence[TaskCLI]:
+    """The task command lines, in `rnn-apps --help` order."""
+    import importlib
+
+    out = []
+    for name in ("sentiment", "textgen", "forecast", "translate"):
+        try:
+            module = importlib.import_module(f"rnn_apps.cli.{name}")
+        except ModuleNotFoundError as err:  # a task not ported yet
+            if err.name != f"rnn_apps.cli.{name}":
+                raise
+            continue
+        out.append(module.CLI())
+    return out

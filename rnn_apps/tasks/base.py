@@ -1,0 +1,545 @@
+"""The one shape every task pipeline has: configuration, preprocessor, model, postprocess.
+
+A task (`Forecaster`, `SentimentClassifier`, `TextGenerator`, ...) derives from `Task` and
+supplies hooks; everything the pipelines share lives here, written once:
+
+- configuration: a `TaskConfig` dataclass, built with overrides and checked in one style
+  (`TaskConfig.from_dict` refuses unknown keys and values of the wrong type, naming the key;
+  the task's `check` hook adds ranges and choices);
+- the fit template (`Task.fit`): seed, `tf.distribute` strategy scope, and `Task.train_model`
+  with the standard callbacks (`EarlyStopping` restoring the best weights, `ReduceLROnPlateau`
+  or the task's schedule, `BackupAndRestore` under `work_dir/backup/<name>`, optional
+  TensorBoard, a wall-clock budget), switching to `rnn_apps._compat.distributed_fit` under
+  `MultiWorkerMirroredStrategy`;
+- inference written once: a task's export `endpoints()` are the functions that run
+  `postprocess(model(preprocessor(raw)))`; in process, `Task.run(signature, **inputs)` runs the
+  very same functions (compiled with `tf.function`), and a `SavedModelPredictor` runs them from
+  the export, so task code that predicts from `run(...)` works on both;
+- `export` (through `rnn_apps.export.export_saved_model`), `save`/`load` (atomic, through
+  `rnn_apps.persistence`), and the CLI verbs (`rnn_apps.cli`).
+
+Hooks a task supplies:
+
+- `task_name`, `config_class`: class attributes;
+- `_fit(train, validation, run)`: adapt the preprocessor on `train`, build the model(s), train
+  them with `self.train_model(...)`;
+- `endpoints()`: the export signatures (`rnn_apps.export.Endpoint`), first = `serving_default`;
+- `sample_inputs()`: inputs to verify the export with, `{signature: {input: array}}`;
+- `export_metadata()`: task facts for `metadata.json` (class names, scaling, vocabulary ...);
+- `get_state()` / `set_state(state, model_file)`: learned state besides the model (JSON).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from rnn_apps.config import TaskConfig
+from rnn_apps.errors import UserInputError
+
+T = TypeVar("T", bound="Task")
+
+STATE_FILE = "pipeline.json"
+PIPELINE_DIR = "pipeline"
+SAVED_MODEL_DIR = "saved_model"
+REPORT_FILE = "report.json"
+BACKUP_DIR = "backup"
+
+# =========================================================================== fitting
+
+
+@dataclasses.dataclass
+class FitRun:
+    """What one `Task.fit` call trains with (passed to the task's `_fit` hook).
+
+    Attributes:
+        strategy: The `tf.distribute.Strategy`; build models under `strategy.scope()`.
+        multi_worker: True under `MultiWorkerMirroredStrategy` (`train_model` then uses
+            `distributed_fit`, which needs batches of exactly `batch_size`).
+        work_dir: Run folder: `BackupAndRestore` backups go to `work_dir/backup/<name>`,
+            TensorBoard logs to `work_dir/logs/<name>`. None: neither.
+        tensorboard: Write TensorBoard logs.
+        verbose: Keras verbosity.
+        deadline: `time.monotonic()` value at which the training budget is spent, or None.
+    """
+
+    strategy: Any
+    multi_worker: bool = False
+    work_dir: Path | None = None
+    tensorboard: bool = False
+    verbose: int = 1
+    deadline: float | None = None
+
+    def minutes_left(self) -> float | None:
+        """Minutes left of the training budget (None: no budget)."""
+        if self.deadline is None:
+            return None
+        return max((self.deadline - time.monotonic()) / 60.0, 0.0)
+
+
+def _time_budget_callback(deadline: float):
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        """Stops training after the current batch once `deadline` (monotonic) has passed."""
+
+        exhausted = False
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.monotonic() >= deadline:
+                self.exhausted = True
+                self.model.stop_training = True
+
+    return TimeBudget()
+
+
+# =========================================================================== predictors
+
+
+class SavedModelPredictor:
+    """Runs the signatures of an exported SavedModel (what `Task.run` does in process).
+
+    Attributes:
+        path: The SavedModel folder.
+        metadata: Its `assets/metadata.json`.
+        task_name: The task that exported it.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        import tensorflow as tf
+
+        from rnn_apps.export import read_metadata
+
+        self.path = Path(path)
+        self.metadata = read_metadata(self.path)
+        self.task_name = str(self.metadata.get("task", ""))
+        self._loaded = tf.saved_model.load(str(self.path))
+
+    @property
+    def signature_names(self) -> list[str]:
+        return sorted(self._loaded.signatures.keys())
+
+    def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
+        """Runs signature `signature` on `inputs` (arrays or Python values); NumPy outputs."""
+        import tensorflow as tf
+
+        if signature not in self._loaded.signatures:
+            raise UserInputError(
+                f"The SavedModel {str(self.path)!r} has no signature {signature!r}; it has "
+                f"{self.signature_names}."
+            )
+        fn = self._loaded.signatures[signature]
+        specs = fn.structured_input_signature[1]
+        feed = {k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()}
+        return {k: np.asarray(v.numpy()) for k, v in fn(**feed).items()}
+
+
+# =========================================================================== the task
+
+
+class Task:
+    """Base of every task pipeline: a preprocessor, a model from the builders, a postprocess.
+
+    Subclasses set `task_name` and `config_class` and implement the hooks listed in the module
+    docstring. Learned state (set by `fit` or `load`): `model_`, `history_`,
+    `train_seconds_`, plus the task's own (`preprocessor_` ...).
+    """
+
+    task_name: ClassVar[str] = "task"
+    config_class: ClassVar[type[TaskConfig]] = TaskConfig
+    #: The model file pattern of `save` (`.keras`, loaded with `safe_mode=True`).
+    model_file: ClassVar[str] = "model.keras"
+
+    def __init__(self, config: TaskConfig | None = None, **overrides: Any) -> None:
+        if config is not None and not isinstance(config, self.config_class):
+            raise UserInputError(
+                f"{type(self).__name__} takes a {self.config_class.__name__}, got "
+                f"{type(config).__name__}."
+            )
+        base = (config or self.config_class()).to_dict()
+        self.config = self.config_class.from_dict({**base, **overrides})
+        self._signature_fns: dict[str, Callable] = {}
+
+    # ------------------------------------------------------------------ state
+    @property
+    def is_fitted(self) -> bool:
+        return getattr(self, "model_", None) is not None
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise UserInputError(
+                f"This {type(self).__name__} is not trained yet: call fit(...) or load(...) first."
+            )
+
+    # ------------------------------------------------------------------ hooks
+    def _fit(self, train: Any, validation: Any, run: FitRun) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def endpoints(self) -> list[Any]:  # pragma: no cover
+        """The export's signatures (`rnn_apps.export.Endpoint`), first = serving_default."""
+        raise NotImplementedError
+
+    def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
+        """`{signature: {input: array}}` the export is verified with."""
+        return {}
+
+    def export_metadata(self) -> dict[str, Any]:
+        """Task facts for the export's `metadata.json`."""
+        return {}
+
+    def track(self) -> list[Any]:
+        """Keras layers/models (and TF trackables) the endpoints use."""
+        return [getattr(self, "preprocessor_", None), self.model_]
+
+    def get_state(self) -> dict[str, Any]:
+        """Learned state besides the model (JSON-serialisable)."""
+        return {}
+
+    def set_state(self, state: Mapping[str, Any], model_file: Path) -> None:
+        """Restores `get_state()` and the model from `model_file` (default: `.keras`)."""
+        import keras
+
+        import rnn_apps  # noqa: F401  (registers the custom layers)
+
+        self.model_ = keras.saving.load_model(model_file, safe_mode=True)
+
+    def _write_model(self, path: Path) -> None:
+        self.model_.save(path)
+
+    # ------------------------------------------------------------------ fit template
+    def fit(
+        self: T,
+        train: Any,
+        validation: Any = None,
+        *,
+        work_dir: str | os.PathLike | None = None,
+        strategy: Any = None,
+        tensorboard: bool = False,
+    ) -> T:
+        """Adapts the preprocessor on `train` only, builds the model and trains it.
+
+        Args:
+            train: Training data (the task's raw form: texts and labels, a series, a text).
+            validation: Validation data of the same form; None = held out of `train` as the
+                task's config says.
+            work_dir: Run folder for `BackupAndRestore` backups (a killed `fit` with the same
+                `work_dir` resumes) and TensorBoard logs.
+            strategy: `"default"` (None), `"mirrored"` (all local GPUs), `"multi_worker"`
+                (`MultiWorkerMirroredStrategy` over the machines in `TF_CONFIG`) or a
+                `tf.distribute.Strategy`; models are built under its scope.
+            tensorboard: Write TensorBoard logs under `work_dir/logs`.
+
+        Returns:
+            self.
+        """
+        import keras
+
+        from rnn_apps.training import is_multi_worker, resolve_strategy
+
+        cfg = self.config.validate()
+        strategy = resolve_strategy(self._check_strategy(strategy))
+        keras.utils.set_random_seed(cfg.seed)
+        start = time.monotonic()
+        budget = getattr(cfg, "max_train_minutes", None)
+        run = FitRun(
+            strategy=strategy,
+            multi_worker=is_multi_worker(strategy),
+            work_dir=None if work_dir is None else Path(work_dir),
+            tensorboard=tensorboard,
+            verbose=int(getattr(cfg, "verbose", 1)),
+            deadline=None if budget is None else start + 60.0 * float(budget),
+        )
+        self.history_: dict[str, Any] = {}
+        self._signature_fns = {}
+        self._fit(train, validation, run)
+        self.train_seconds_ = time.monotonic() - start
+        return self
+
+    def _check_strategy(self, strategy: Any) -> Any:
+        """Hook: refuse strategies the task cannot train under (before any is created)."""
+        return strategy
+
+    def train_model(
+        self,
+        model: Any,
+        train_data: Any,
+        validation_data: Any = None,
+        *,
+        run: FitRun,
+        name: str = "model",
+        epochs: int,
+        patience: int | None = None,
+        reduce_lr_on_plateau: bool = True,
+        callbacks: Sequence[Any] = (),
+        fixed_batches: Any = None,
+        global_batch_size: int | None = None,
+        on_epoch_begin: Callable[[int], None] | None = None,
+        **fit_kwargs: Any,
+    ) -> dict[str, list[float]]:
+        """Trains a compiled model with the standard callbacks; returns its history.
+
+        Args:
+            model: A compiled Keras model (built under `run.strategy.scope()`).
+            train_data: What `model.fit` takes (a `tf.data.Dataset` or arrays `(x, y)`).
+            validation_data: Validation data; enables `EarlyStopping` (restoring the best
+                weights) and `ReduceLROnPlateau` on `val_loss`.
+            run: The `FitRun` of this `fit`.
+            name: Names the backup (`work_dir/backup/<name>`) and log folders.
+            epochs: Maximum epochs.
+            patience: Early-stopping patience (default: the config's `patience`).
+            reduce_lr_on_plateau: Halve the learning rate after a epoch without progress
+                (off when the task brings its own schedule).
+            callbacks: Extra callbacks (the task's schedule ...).
+            fixed_batches: Under multi-worker: the dataset of exactly `global_batch_size`
+                batches (`distributed_fit` needs them); default `train_data`.
+            global_batch_size: Under multi-worker: examples per step.
+            on_epoch_begin: Under multi-worker: called with the epoch index.
+            **fit_kwargs: Passed to `model.fit` (`batch_size`, `shuffle`, `steps_per_epoch`).
+
+        Returns:
+            `{metric: [value per epoch]}`.
+        """
+        import keras
+
+        patience = getattr(self.config, "patience", 3) if patience is None else patience
+        backup = None if run.work_dir is None else run.work_dir / BACKUP_DIR / name
+        if run.multi_worker:
+            from rnn_apps._compat import distributed_fit
+
+            history = distributed_fit(
+                model,
+                fixed_batches if fixed_batches is not None else train_data,
+                epochs=epochs,
+                strategy=run.strategy,
+                global_batch_size=int(global_batch_size or self.config.batch_size),
+                validation_data=validation_data,
+                patience=None if validation_data is None else patience,
+                backup_dir=backup,
+                on_epoch_begin=on_epoch_begin,
+                verbose=run.verbose,
+            )
+        else:
+            cbs: list[Any] = []
+            if validation_data is not None:
+                cbs.append(
+                    keras.callbacks.EarlyStopping(
+                        monitor="val_loss", patience=patience, restore_best_weights=True
+                    )
+                )
+                if reduce_lr_on_plateau:
+                    cbs.append(
+                        keras.callbacks.ReduceLROnPlateau(
+                            monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5
+                        )
+                    )
+            if backup is not None:
+                cbs.append(keras.callbacks.BackupAndRestore(str(backup)))
+                if run.tensorboard:
+                    cbs.append(keras.callbacks.TensorBoard(str(run.work_dir / "logs" / name)))
+            budget = None
+            if run.deadline is not None:
+                budget = _time_budget_callback(run.deadline)
+                cbs.append(budget)
+            cbs.extend(callbacks)
+            if isinstance(train_data, tuple) and len(train_data) == 2:
+                x, y = train_data
+                fit_args: dict[str, Any] = {"x": x, "y": y}
+            else:
+                fit_args = {"x": train_data}
+            history = model.fit(
+                **fit_args,
+                validation_data=validation_data,
+                epochs=epochs,
+                callbacks=cbs,
+                verbose=run.verbose,
+                **fit_kwargs,
+            ).history
+            if budget is not None and budget.exhausted:
+                self.time_budget_exhausted_ = True
+        out = {k: [float(v) for v in vs] for k, vs in history.items()}
+        self.history_[name] = out
+        return out
+
+    # ------------------------------------------------------------------ inference
+    def signature(self, name: str = "serving_default") -> tuple[Callable, list[str], list[Any]]:
+        """The endpoint `name` compiled with `tf.function` (what the export serves), with its
+        input names and specs."""
+        import tensorflow as tf
+
+        self._check_fitted()
+        if name not in self._signature_fns:
+            endpoints = {e.name: e for e in self.endpoints()}
+            if name == "serving_default" and name not in endpoints:
+                name_ = next(iter(endpoints))
+                endpoints[name] = endpoints[name_]
+            if name not in endpoints:
+                raise UserInputError(f"{self.task_name} has no signature {name!r}.")
+            e = endpoints[name]
+            self._signature_fns[name] = (
+                tf.function(e.fn, input_signature=list(e.input_signature)),
+                [s.name for s in e.input_signature],
+                list(e.input_signature),
+            )
+        return self._signature_fns[name]
+
+    def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
+        """Runs export signature `signature` in process: same graph as the SavedModel."""
+        import tensorflow as tf
+
+        fn, names, specs = self.signature(signature)
+        missing = [n for n in names if n not in inputs]
+        if missing:
+            raise UserInputError(f"signature {signature!r} needs input(s) {missing}.")
+        args = [tf.constant(inputs[n], dtype=s.dtype) for n, s in zip(names, specs)]
+        return {k: np.asarray(v.numpy()) for k, v in fn(*args).items()}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """What the export's `metadata.json` will hold about the task (as a predictor has)."""
+        return {"task": self.task_name, **self.export_metadata()}
+
+    # ------------------------------------------------------------------ export
+    def export(
+        self,
+        path: str | os.PathLike,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        verify: bool = True,
+    ):
+        """Writes a SavedModel with the task's signatures, verified in a clean process.
+
+        Returns:
+            The export core's `ExportReport`.
+        """
+        from rnn_apps.export import export_saved_model
+
+        self._check_fitted()
+        meta = {
+            "task": self.task_name,
+            "config": self.config.to_dict(),
+            **self.export_metadata(),
+            **dict(metadata or {}),
+        }
+        return export_saved_model(
+            path,
+            endpoints=self.endpoints(),
+            track=[t for t in self.track() if t is not None],
+            metadata=meta,
+            sample_inputs=self.sample_inputs(),
+            verify=verify,
+        )
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Saves the trained pipeline: `pipeline.json` (task, config, learned state) and
+        `model-<tag>.keras`, committed atomically (`rnn_apps.persistence.save_pipeline`)."""
+        from rnn_apps.persistence import save_pipeline
+
+        self._check_fitted()
+        state = {
+            "task": self.task_name,
+            "config": self.config.to_dict(),
+            "history": getattr(self, "history_", {}),
+            "train_seconds": getattr(self, "train_seconds_", None),
+            **self.get_state(),
+        }
+        return save_pipeline(
+            directory,
+            write_model=self._write_model,
+            model_file=self.model_file,
+            state=state,
+            state_file=STATE_FILE,
+            indent=1,
+        )
+
+    @classmethod
+    def load(cls: type[T], directory: str | os.PathLike) -> T:
+        """Loads a pipeline written by `save` (or a training folder holding `pipeline/`).
+
+        Raises:
+            UserInputError: no saved pipeline there, or one of another task.
+        """
+        from rnn_apps.persistence import read_pipeline
+
+        d = resolve_pipeline_dir(directory)
+        state, model_file = read_pipeline(
+            d,
+            state_file=STATE_FILE,
+            model_file=cls.model_file,
+            missing=f"{str(directory)!r} holds no saved {cls.task_name} pipeline (no "
+            f"{STATE_FILE}); train one with `rnn-apps {cls.task_name} train`.",
+        )
+        task = state.get("task")
+        if task != cls.task_name:
+            raise UserInputError(
+                f"{str(directory)!r} holds a {task!r} pipeline, not a {cls.task_name!r} one; "
+                f"use `rnn-apps {task} ...`."
+            )
+        obj = cls(cls.config_class.from_dict(state["config"]))
+        obj.history_ = state.get("history", {})
+        obj.train_seconds_ = state.get("train_seconds")
+        obj.set_state(state, model_file)
+        obj._signature_fns = {}
+        return obj
+
+
+# =========================================================================== paths
+
+
+def is_saved_model(path: str | os.PathLike) -> bool:
+    """A folder exported by rnn_apps (`saved_model.pb` and `assets/metadata.json`)."""
+    p = Path(path)
+    return (p / "saved_model.pb").is_file() and (p / "assets" / "metadata.json").is_file()
+
+
+def resolve_pipeline_dir(path: str | os.PathLike) -> Path:
+    """`path` itself when it holds `pipeline.json`, else `path/pipeline` (a training folder)."""
+    p = Path(path)
+    if (p / STATE_FILE).is_file():
+        return p
+    return p / PIPELINE_DIR
+
+
+def open_model(path: str | os.PathLike, task_class: type[Task]) -> Task | SavedModelPredictor:
+    """What `--model PATH` names: a SavedModel (a `SavedModelPredictor`) or a training output
+    folder / saved pipeline (the `Task`, loaded in process).
+
+    Raises:
+        UserInputError: nothing usable there, or a model of another task.
+    """
+    p = Path(path)
+    name = task_class.task_name
+    if is_saved_model(p):
+        predictor = SavedModelPredictor(p)
+        if predictor.task_name != name:
+            raise UserInputError(
+                f"--model {str(p)!r} is a {predictor.task_name!r} model, not a {name!r} one; "
+                f"use `rnn-apps {predictor.task_name} ...`."
+            )
+        return predictor
+    if (resolve_pipeline_dir(p) / STATE_FILE).is_file():
+        return task_class.load(p)
+    if (p / "saved_model.pb").is_file():
+        raise UserInputError(
+            f"--model {str(p)!r} is a SavedModel without rnn_apps metadata "
+            "(assets/metadata.json); export it with `rnn-apps ... export`."
+        )
+    raise UserInputError(
+        f"--model {str(p)!r} is neither a training output folder (with pipeline/) nor an "
+        f"exported SavedModel; train one with `rnn-apps {name} train --output-dir DIR`."
+    )
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON file as a dict; a clear error when it is not valid JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise UserInputError(f"{str(path)!r} is not valid JSON ({err}).") from err

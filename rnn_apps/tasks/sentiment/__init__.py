@@ -1,0 +1,44 @@
+"""Sentiment / text classification: raw text -> n-gram + bidirectional RNN branches -> label.
+
+| module | holds |
+| --- | --- |
+| `config` | `SentimentConfig` |
+| `preprocessor` | `SentimentPreprocessor` (text <-> ids, class names, postprocess) |
+| `model` | the branch and blend builders |
+| `task` | `SentimentClassifier` (the `Task`) |
+| `inference` | `predict_texts`, `evaluate_texts`: one code path for a classifier and an export |
+| `data` | `load_text_data`, `load_text_dataframe` |
+
+The input size cap: texts are cut at `MAX_TEXT_BYTES` bytes before any other processing.
+"""
+
+from rnn_apps.tasks.sentiment.config import SentimentConfig
+from rnn_apps.tasks.sentiment.data import load_text_data, load_text_dataframe
+from rnn_apps.tasks.sentiment.inference import (
+    SentimentPrediction,
+    classification_metrics,
+    evaluate_texts,
+    predict_texts,
+)
+from rnn_apps.tasks.sentiment.preprocessor import (
+    MAX_TEXT_BYTES,
+    SentimentPreprocessor,
+    class_names_of,
+    standardize_text,
+)
+from rnn_apps.tasks.sentiment.task import SentimentClassifier
+
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "SentimentClassifier",
+    "SentimentConfig",
+    "SentimentPrediction",
+    "SentimentPreprocessor",
+    "class_names_of",
+    "classification_metrics",
+    "evaluate_texts",
+    "load_text_data",
+    "load_text_dataframe",
+    "predict_texts",
+    "standardize_text",
+]

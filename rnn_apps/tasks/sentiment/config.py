@@ -1,0 +1,137 @@
+"""Options of the sentiment pipeline (`SentimentConfig`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from rnn_apps.tasks.base import TaskConfig
+
+
+@dataclasses.dataclass
+class SentimentConfig(TaskConfig):
+    """Options of the sentiment pipeline (defaults chosen by measurement on IMDB).
+
+    Build one as a dataclass or with `SentimentConfig.from_dict` (a `--config` file); values
+    are checked (type, then range) when a `SentimentClassifier` is built, naming the key.
+
+    Attributes:
+        max_tokens: Vocabulary size V (including padding and [UNK]) of the vectorizer and the
+            n-gram branch.
+        rnn_max_tokens: The RNN branch embeds only the most frequent `rnn_max_tokens` ids
+            (rarer ones become [UNK]): fewer memorisable names, a smaller model. None = all.
+        max_length: Tokens kept per text for the n-gram branch (the head of the text).
+        sequence_length: Tokens the RNN reads per text (L, head + tail when longer).
+        head_tokens: How many of the `sequence_length` come from the start of the text; the
+            rest come from its end. None = a quarter.
+        embedding_dim: RNN embedding width.
+        embedding_init: `"ppmi"`: start the RNN's embedding from word vectors learned on the
+            training texts (`rnn_apps.embeddings.ppmi_svd_embeddings`, about a minute on IMDB);
+            None: random.
+        embedding_window: Co-occurrence window of the `"ppmi"` vectors.
+        cell: `"gru"` or `"lstm"`.
+        units: Units per direction of each recurrent layer.
+        num_layers: Stacked bidirectional layers.
+        embedding_dropout: `SpatialDropout1D` rate on the RNN's embedded sequence.
+        dropout: Input dropout of the recurrent layers (same mask over time).
+        recurrent_dropout: Recurrent-state dropout.
+        pooling: `"mean_max"`, `"mean"`, `"max"` or `"last"`.
+        head_dropout: Dropout before the RNN branch's output layer.
+        ngram_branch: Add the wide n-gram branch.
+        ngram_order: 1 = unigrams, 2 = uni+bigrams, 3 = uni+bi+trigrams.
+        ngram_weighting: Per-n-gram weight of the binary bag: `"nb"`, the Naive-Bayes
+            log-count ratio of the two classes on the training texts (NBSVM, Wang & Manning
+            2012; with more than two classes IDF is used), or `"idf"`.
+        ngram_buckets: Hash buckets H for the n-grams of order >= 2.
+        ngram_scale: Output multiplier of the n-gram branch (its effective learning-rate
+            multiplier under Adam).
+        ngram_l2: L2 penalty on the n-gram branch's effective weights (per example;
+            scikit-learn's `C` corresponds to `1 / (2 * C * num_train)`).
+        ngram_epochs: Maximum epochs of the n-gram branch.
+        ngram_learning_rate: Learning rate of the n-gram branch.
+        batch_size: Batch size (per length bucket).
+        epochs: Maximum epochs of the RNN branch.
+        learning_rate: Learning rate of the RNN branch (Adam, clipnorm 1).
+        patience: EarlyStopping patience (epochs without a better validation loss).
+        validation_split: Fraction of the training data held out (seeded) when no validation
+            data is given.
+        max_train_minutes: Wall-clock budget of the whole `fit` (both branches); training
+            stops after the current batch when it is spent and the best weights so far are
+            kept. None = no limit.
+        seed: Seed for weights, split and shuffling.
+        verbose: Keras progress bar (1), one line per epoch (2) or silent (0).
+    """
+
+    max_tokens: int = 30000
+    rnn_max_tokens: int | None = 20000
+    max_length: int = 1000
+    sequence_length: int = 400
+    head_tokens: int | None = None
+    embedding_dim: int = 128
+    embedding_init: str | None = "ppmi"
+    embedding_window: int = 5
+    cell: str = "gru"
+    units: int = 64
+    num_layers: int = 1
+    embedding_dropout: float = 0.2
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    pooling: str = "mean_max"
+    head_dropout: float = 0.5
+    ngram_branch: bool = True
+    ngram_order: int = 2
+    ngram_weighting: str = "nb"
+    ngram_buckets: int = 2**20
+    ngram_scale: float = 30.0
+    ngram_l2: float = 2.5e-6
+    ngram_epochs: int = 8
+    ngram_learning_rate: float = 2e-3
+    batch_size: int = 128
+    epochs: int = 8
+    learning_rate: float = 2e-3
+    patience: int = 2
+    validation_split: float = 0.2
+    max_train_minutes: float | None = None
+    seed: int = 42
+    verbose: int = 1
+
+    task_name: ClassVar[str] = "sentiment"
+
+    def check(self) -> None:
+        self.require_positive(
+            "max_tokens",
+            "rnn_max_tokens",
+            "max_length",
+            "sequence_length",
+            "embedding_dim",
+            "embedding_window",
+            "units",
+            "num_layers",
+            "ngram_buckets",
+            "ngram_epochs",
+            "ngram_learning_rate",
+            "batch_size",
+            "epochs",
+            "learning_rate",
+            "max_train_minutes",
+        )
+        if self.max_tokens < 3:
+            self.fail("max_tokens", ">= 3 (padding, [UNK] and at least one word)")
+        self.require_choice("embedding_init", (None, "ppmi"))
+        self.require_choice("cell", ("gru", "lstm"))
+        self.require_choice("pooling", ("mean_max", "mean", "max", "last"))
+        self.require_choice("ngram_weighting", ("nb", "idf"))
+        self.require_choice("ngram_order", (1, 2, 3))
+        for name in ("embedding_dropout", "dropout", "recurrent_dropout", "head_dropout"):
+            self.require_range(name, 0.0, 1.0)
+        self.require_range("validation_split", 0.0, 1.0, low_open=True)
+        self.require_range("ngram_l2", 0.0, float("inf"))
+        self.require_range("patience", 0, float("inf"))
+        self.require_range("verbose", 0, 2, high_open=False)
+        if self.head_tokens is not None and not 0 <= self.head_tokens <= self.sequence_length:
+            self.fail("head_tokens", f"in [0, sequence_length={self.sequence_length}]")
+
+    @property
+    def head(self) -> int:
+        """Tokens the RNN reads from the start of a text (the rest come from its end)."""
+        return self.sequence_length // 4 if self.head_tokens is None else self.head_tokens

@@ -1,0 +1,405 @@
+"""`SentimentClassifier`: raw text -> class, on the shared `Task` base.
+
+`predict(texts) = postprocess(model(preprocessor(texts)))`, one graph in process
+(`Task.run`) and in the export:
+
+1. `SentimentPreprocessor` (adapted on the training texts only): standardise (HTML stripped,
+   input cut at `MAX_TEXT_BYTES`), tokenise -> right-padded token ids (B, T).
+2. The model (`model.py`): an n-gram branch (NBSVM-style logistic regression on hashed
+   n-grams) and a bidirectional RNN branch, each trained by `Task.train_model` (backups under
+   `work_dir/backup/ngram` and `work_dir/backup/rnn`), their logits blended with weights
+   fitted on the validation split.
+3. `SentimentPreprocessor.postprocess`: logits -> `probability` and `label`.
+
+Export: `serving_default`: `text` tf.string [None] -> `probability` float32 [None] (two
+classes: P(positive class)) or [None, C], and `label` tf.string [None].
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from rnn_apps.errors import UserInputError
+from rnn_apps.tasks.base import FitRun, Task
+from rnn_apps.tasks.sentiment import model as model_lib
+from rnn_apps.tasks.sentiment.config import SentimentConfig
+from rnn_apps.tasks.sentiment.data import as_text_list
+from rnn_apps.tasks.sentiment.inference import (
+    SentimentPrediction,
+    as_bytes,
+    classification_metrics,
+    evaluate_texts,
+    predict_texts,
+    run_batched,
+)
+from rnn_apps.tasks.sentiment.preprocessor import (
+    MAX_TEXT_BYTES,
+    SentimentPreprocessor,
+    check_labels,
+    class_names_of,
+)
+
+#: Texts the export is verified with (empty, blank, emoji, bad bytes, markup).
+SAMPLE_TEXTS = [
+    b"this film was wonderful",
+    b"an awful, boring movie. the worst.",
+    b"",
+    b"   ",
+    "great acting \U0001f600\U0001f44d".encode(),
+    b"\xff\xfe invalid \xc3\x28 bytes",
+    b"<script>alert(1)</script> Great film! &amp; <b>moving</b>",
+]
+LENGTH_BUCKETS = (32, 64, 96, 128, 160, 192, 256, 320, 400, 512, 768)
+
+
+class SentimentClassifier(Task):
+    """Raw text -> class, trained with `fit`, exported with `export`.
+
+    Learned state after `fit` or `load`: `preprocessor_` (vocabulary, class names), `model_`,
+    `history_` (`{"ngram": ..., "rnn": ...}`), `epochs_`, `validation_metrics_` (accuracy of
+    each branch and of the blend, blend weights), `validation_report_` (all metrics of the
+    blend on the validation split), `train_seconds_`.
+
+    Example:
+        >>> clf = SentimentClassifier(SentimentConfig(epochs=3))
+        >>> clf.fit(texts, labels)                      # labels may be strings
+        >>> clf.predict(["this film was wonderful"]).probabilities
+        >>> clf.export("exported/my_sentiment")
+    """
+
+    task_name: ClassVar[str] = "sentiment"
+    config_class: ClassVar[type[SentimentConfig]] = SentimentConfig
+    config: SentimentConfig
+
+    # ------------------------------------------------------------------ fit
+    def fit(  # type: ignore[override]
+        self,
+        texts: Sequence[Any],
+        labels: Sequence[Any] | None = None,
+        *,
+        validation_data: tuple[Sequence[Any], Sequence[Any]] | None = None,
+        class_names: Sequence[str] | None = None,
+        positive_label: str | None = None,
+        work_dir: str | os.PathLike | None = None,
+        tensorboard: bool = False,
+        strategy: Any = None,
+    ) -> SentimentClassifier:
+        """Adapts the preprocessor on `texts`, trains both branches and blends them.
+
+        Args:
+            texts: Training texts (str or bytes); or a `(texts, labels)` pair with `labels`
+                None (the `Task.fit(train)` form).
+            labels: Their labels (any values but NaN/None; compared as strings). Two or more
+                classes.
+            validation_data: `(texts, labels)`; default: a seeded `validation_split` of the
+                training data.
+            class_names: Fix the class order (default: sorted; see `class_names_of`).
+            positive_label: With two classes, the class whose probability is reported.
+            work_dir: Run folder: `BackupAndRestore` checkpoints under `work_dir/backup/ngram`
+                and `work_dir/backup/rnn` (an interrupted `fit` with the same `work_dir`
+                resumes), TensorBoard logs under `work_dir/logs`.
+            tensorboard: Write TensorBoard logs.
+            strategy: `"default"` (None), `"mirrored"`, `"multi_worker"` (over the machines in
+                `TF_CONFIG`; fixed batches of `batch_size` texts) or a `tf.distribute.Strategy`.
+
+        Returns:
+            self.
+
+        Raises:
+            UserInputError: no texts, texts and labels of different lengths, a missing (NaN)
+                label, fewer than two classes, a label not in `class_names`.
+        """
+        if labels is None:
+            if not (isinstance(texts, tuple) and len(texts) == 2):
+                raise UserInputError("fit needs labels: fit(texts, labels) or fit((texts, labels))")
+            texts, labels = texts
+        texts = as_text_list(texts, "texts")
+        labels = check_labels(labels)
+        if len(texts) != len(labels):
+            raise UserInputError(f"Got {len(texts)} texts but {len(labels)} labels.")
+        if class_names is not None:
+            names = [str(c) for c in class_names]
+            if len(names) < 2:
+                raise UserInputError(f"Need at least two classes, got {names}.")
+        else:
+            names = class_names_of(labels, positive_label)
+        validation = None
+        if validation_data is not None:
+            validation = (
+                as_text_list(validation_data[0], "validation texts"),
+                check_labels(validation_data[1], "validation labels"),
+            )
+        self._class_names = names
+        return super().fit(
+            (texts, labels),
+            validation,
+            work_dir=work_dir,
+            strategy=strategy,
+            tensorboard=tensorboard,
+        )
+
+    def _fit(self, train: Any, validation: Any, run: FitRun) -> None:
+        with warnings.catch_warnings():
+            # The length-bucketed datasets have no known size: Keras learns it in the first
+            # epoch and warns that the data "ran out"; nothing is wrong.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            self._fit_branches(train, validation, run)
+
+    def _fit_branches(self, train: Any, validation: Any, run: FitRun) -> None:
+        from rnn_apps.progress import step
+
+        cfg = self.config
+        texts, labels = train
+        pre = SentimentPreprocessor(cfg.max_tokens, cfg.max_length, self._class_names)
+        y = pre.encode_labels(labels)
+        if validation is None:
+            if len(texts) < 4:
+                raise UserInputError(
+                    f"Only {len(texts)} texts: need at least 4 to hold out a validation split."
+                )
+            perm = np.random.default_rng(cfg.seed).permutation(len(texts))
+            n_val = max(1, int(round(cfg.validation_split * len(texts))))
+            val_texts, y_val = [texts[i] for i in perm[:n_val]], y[perm[:n_val]]
+            texts, y = [texts[i] for i in perm[n_val:]], y[perm[n_val:]]
+        else:
+            val_texts, y_val = validation[0], pre.encode_labels(validation[1])
+        if run.multi_worker and len(texts) < cfg.batch_size:
+            raise UserInputError(
+                f"Multi-worker training uses fixed batches of batch_size={cfg.batch_size} "
+                f"texts but only {len(texts)} are left for training: lower batch_size."
+            )
+        with step(f"Adapting the vocabulary on {len(texts)} training texts", cfg.verbose):
+            pre.adapt(texts)
+        self.preprocessor_ = pre
+        vocab_size, out_dim = pre.vocabulary_size, pre.output_dim
+        train_ds = self._dataset(texts, y, train=True)
+        val_ds = self._dataset(val_texts, y_val, train=False)
+        fixed = None
+        if run.multi_worker:
+            fixed = self._dataset(texts, y, train=True, fixed_batches=True)
+        common = dict(run=run, fixed_batches=fixed, global_batch_size=cfg.batch_size)
+        common["shuffle"] = False  # the datasets shuffle themselves
+        self.time_budget_exhausted_ = False
+
+        branches = []
+        if cfg.ngram_branch:
+            with run.strategy.scope():
+                ngram = model_lib.build_ngram_branch(cfg, vocab_size, out_dim)
+                with step("Counting n-gram document frequencies", cfg.verbose):
+                    nb = cfg.ngram_weighting == "nb" and out_dim == 1
+                    model_lib.set_ngram_weights(ngram, train_ds, nb=nb)
+                model_lib.compile_branch(ngram, out_dim, cfg.ngram_learning_rate)
+            self.train_model(
+                ngram, train_ds, val_ds, name="ngram", epochs=cfg.ngram_epochs, **common
+            )
+            branches.append(ngram)
+        with run.strategy.scope():
+            rnn = model_lib.build_rnn_branch(cfg, vocab_size, out_dim)
+            model_lib.compile_branch(rnn, out_dim, cfg.learning_rate)
+        if cfg.embedding_init == "ppmi":
+            embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
+            rows = int(embedding.input_dim)
+            with step(f"Learning {rows} word vectors (PPMI + SVD)", cfg.verbose):
+                vectors = model_lib.ppmi_vectors(cfg, train_ds, rows)
+            if vectors is not None:
+                embedding.embeddings.assign(vectors)
+        self.train_model(rnn, train_ds, val_ds, name="rnn", epochs=cfg.epochs, **common)
+        branches.append(rnn)
+        self.epochs_ = {k: len(h.get("loss", [])) for k, h in self.history_.items()}
+
+        self.model_ = model_lib.build_sentiment_model(branches, out_dim)
+        with step("Fitting the branch blend on the validation texts", cfg.verbose):
+            self._fit_blend(branches, val_ds)
+
+    def _dataset(self, texts: Sequence[str], y: np.ndarray, *, train: bool, fixed_batches=False):
+        """tf.data of (tokens (B, T) right-padded, y (B,)), bucketed by length.
+
+        With `fixed_batches` (multi-worker training) every batch holds exactly `batch_size`
+        texts (the remainder is dropped) and no length bucketing is done, so every worker runs
+        the same number of steps.
+        """
+        import tensorflow as tf
+
+        cfg, pre = self.config, self.preprocessor_
+        y_t = tf.constant(y.astype(np.float32) if pre.output_dim == 1 else y.astype(np.int32))
+        ds = (
+            tf.data.Dataset.from_tensor_slices((tf.constant(list(texts), tf.string), y_t))
+            .batch(512)
+            .map(lambda t, lab: (pre.dense_and_lengths(t), lab))
+            .unbatch()
+            .map(lambda tn, lab: (tn[0][: tn[1]], lab))  # (T_max,) -> (n,)
+            .cache()
+        )
+        if train:
+            ds = ds.shuffle(len(texts), seed=cfg.seed, reshuffle_each_iteration=True)
+        if fixed_batches:
+            ds = ds.padded_batch(
+                cfg.batch_size,
+                padded_shapes=([None], []),
+                padding_values=(0, None),
+                drop_remainder=True,
+            )
+            return ds.prefetch(tf.data.AUTOTUNE)
+        bounds = [b for b in LENGTH_BUCKETS if b < cfg.max_length]
+        ds = ds.bucket_by_sequence_length(
+            lambda t, lab: tf.shape(t)[0],
+            bucket_boundaries=bounds,
+            bucket_batch_sizes=[cfg.batch_size] * (len(bounds) + 1),
+            padded_shapes=([None], []),
+            padding_values=(0, None),
+        )
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    def _fit_blend(self, branches: Sequence[Any], val_ds: Any) -> None:
+        """Fits the `LogitBlend` weights on the validation logits of the frozen branches and
+        records the validation metrics of each branch and of the blend."""
+        import keras
+        import tensorflow as tf
+
+        # Compiled once for all batch shapes: eager calls would step the RNN in Python.
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
+        def logits_of(tokens):
+            return [b(tokens, training=False) for b in branches]
+
+        parts: list[list[np.ndarray]] = [[] for _ in branches]
+        ys = []
+        for tokens, lab in val_ds:
+            for i, z in enumerate(logits_of(tf.cast(tokens, tf.int32))):
+                parts[i].append(np.asarray(z))
+            ys.append(lab.numpy())
+        z = [np.concatenate(p) for p in parts]  # k x (N, O)
+        y = np.concatenate(ys)
+        blend_layer = self.model_.get_layer("logits")
+        metrics: dict[str, Any] = {}
+        if len(branches) > 1:
+            inputs = [keras.Input(shape=(self.preprocessor_.output_dim,)) for _ in branches]
+            blender = keras.Model(inputs, blend_layer(inputs))
+            model_lib.compile_branch(blender, self.preprocessor_.output_dim, 0.05)
+            blender.fit(z, y, batch_size=len(y), epochs=200, verbose=0)
+            blended = blender.predict(z, verbose=0)
+            metrics["branch_weights"] = [float(w) for w in np.asarray(blend_layer.branch_weights)]
+        else:
+            blended = z[0]
+        names = self.preprocessor_.class_names
+        for branch, zi in zip(branches, z):
+            prob = self.preprocessor_.postprocess(zi)["probability"].numpy()
+            metrics[f"branch_{branch.name}_accuracy"] = classification_metrics(y, prob, names)[
+                "accuracy"
+            ]
+        prob = self.preprocessor_.postprocess(blended)["probability"].numpy()
+        self.validation_report_ = classification_metrics(y, prob, names)
+        metrics["blend_accuracy"] = self.validation_report_["accuracy"]
+        self.validation_metrics_ = metrics
+
+    # ------------------------------------------------------------------ Task hooks
+    def endpoints(self) -> list[Any]:
+        """`serving_default`: `text` (B,) tf.string -> `probability`, `label`."""
+        import tensorflow as tf
+
+        from rnn_apps.export import Endpoint
+
+        pre, model = self.preprocessor_, self.model_
+
+        def serve(text):
+            tokens = pre(text)  # (B,) -> (B, T)
+            return pre.postprocess(model(tokens, training=False))  # (B, O) -> (B,), (B,)
+
+        return [Endpoint("serving_default", serve, [tf.TensorSpec([None], tf.string, name="text")])]
+
+    def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
+        return {"serving_default": {"text": np.array(SAMPLE_TEXTS, dtype=object)}}
+
+    def export_metadata(self) -> dict[str, Any]:
+        pre, cfg = self.preprocessor_, self.config
+        return {
+            "class_names": list(pre.class_names),
+            "positive_class": pre.class_names[-1] if pre.output_dim == 1 else None,
+            "vocabulary_size": pre.vocabulary_size,
+            "max_length": cfg.max_length,
+            "rnn_sequence_length": cfg.sequence_length,
+            "max_text_bytes": MAX_TEXT_BYTES,
+            "inputs": "text: raw UTF-8 strings (invalid bytes replaced, cut at "
+            f"{MAX_TEXT_BYTES} bytes, HTML markup stripped)",
+            "outputs": (
+                "probability: P(positive class) (two classes) or class probabilities; "
+                "label: the predicted class name"
+            ),
+        }
+
+    def track(self) -> list[Any]:
+        return [self.preprocessor_.vectorizer, self.model_]
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            **self.preprocessor_.get_state(),
+            "epochs": getattr(self, "epochs_", {}),
+            "validation_metrics": getattr(self, "validation_metrics_", {}),
+            "validation_report": getattr(self, "validation_report_", {}),
+        }
+
+    def set_state(self, state: Any, model_file: Path) -> None:
+        super().set_state(state, model_file)
+        cfg = self.config
+        self.preprocessor_ = SentimentPreprocessor.from_state(state, cfg.max_tokens, cfg.max_length)
+        self.epochs_ = state.get("epochs", {})
+        self.validation_metrics_ = state.get("validation_metrics", {})
+        self.validation_report_ = state.get("validation_report", {})
+
+    # ------------------------------------------------------------------ inference
+    @property
+    def class_names_(self) -> list[str]:
+        """The class names (two classes: the positive one last)."""
+        self._check_fitted()
+        return list(self.preprocessor_.class_names)
+
+    def predict(self, texts: Sequence[Any] | str, batch_size: int = 256) -> SentimentPrediction:
+        """Raw texts -> probabilities and labels (the export's `serving_default` graph)."""
+        self._check_fitted()
+        return predict_texts(self, texts, batch_size)
+
+    def branch_probabilities(
+        self, texts: Sequence[Any], batch_size: int = 256
+    ) -> dict[str, np.ndarray]:
+        """Probabilities of each branch alone and of the blend:
+        `{"ngram_branch": ..., "rnn_branch": ..., "blend": ...}`, each (B,) or (B, C)."""
+        import tensorflow as tf
+
+        self._check_fitted()
+        pre, model = self.preprocessor_, self.model_
+        branches = model_lib.branches_of(model)
+        names = [b.name for b in branches] + ["blend"]
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def probabilities(text):
+            tokens = pre(text)
+            logits = [b(tokens, training=False) for b in branches] + [model(tokens, training=False)]
+            return {n: pre.postprocess(z)["probability"] for n, z in zip(names, logits)}
+
+        out = run_batched(as_bytes(texts), lambda b: probabilities(tf.constant(b)), batch_size)
+        return out or {n: np.zeros((0,), np.float32) for n in names}
+
+    def evaluate(
+        self,
+        texts: Sequence[Any],
+        labels: Sequence[Any],
+        *,
+        output_dir: str | os.PathLike | None = None,
+    ) -> dict[str, Any]:
+        """Accuracy, precision, recall, F1 (positive class / macro), ROC-AUC, confusion matrix.
+
+        With `output_dir`, writes `confusion_matrix.png`, `learning_curves.png` and
+        `metrics.json` there.
+        """
+        from rnn_apps.reporting import write_json
+
+        self._check_fitted()
+        out = evaluate_texts(self, texts, labels, output_dir=output_dir, histories=self.history_)
+        if output_dir is not None:
+            write_json(Path(output_dir) / "metrics.json", out)
+        return out
