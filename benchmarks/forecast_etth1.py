@@ -11,7 +11,7 @@ paper's recipe, same lookback). The H = 96 multivariate model is exported to
 
 Run (serialised on the shared machine):
 
-    flock /work/bench.lock python benchmarks/forecast_etth1.py --data-dir /work/shared/datasets
+    python benchmarks/forecast_etth1.py --data-dir ../shared/datasets
 
 Writes ``benchmarks/results/forecast_etth1.json`` (rewritten after every horizon).
 """
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     )
     out_path = Path(args.output)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    command = "flock /work/bench.lock python benchmarks/forecast_etth1.py " + " ".join(
+    command = "python benchmarks/forecast_etth1.py " + " ".join(
         sys.argv[1:] if argv is None else argv
     )
 

@@ -11,7 +11,7 @@ and exports the model to `saved_models/sentiment_imdb/` with a MODEL_CARD.md.
 
 Run it alone on the machine (shared machines serialise heavy runs):
 
-    flock /work/bench.lock python benchmarks/sentiment_imdb.py --data-dir ../shared/datasets
+    python benchmarks/sentiment_imdb.py --data-dir ../shared/datasets
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ Training took {train_minutes:.1f} minutes on a shared 2-core CPU ({epochs}); pea
 ## Reproduce
 
 ```
-flock /work/bench.lock python benchmarks/sentiment_imdb.py --data-dir ../shared/datasets
+python benchmarks/sentiment_imdb.py --data-dir ../shared/datasets
 ```
 
 (`benchmarks/results/sentiment_imdb.json` holds every figure of the run that produced this
@@ -330,7 +330,11 @@ def main(argv: list[str] | None = None) -> int:
         size_mb = dir_size_mb(export_dir)
         result.update(
             {
-                "export_dir": str(export_dir),
+                "export_dir": (
+                    export_dir.resolve().relative_to(ROOT).as_posix()
+                    if export_dir.resolve().is_relative_to(ROOT)
+                    else export_dir.name
+                ),
                 "export_size_mb": size_mb,
                 "export_verified": report.verified,
                 "export_max_abs_diff_500_test_reviews": max_diff,

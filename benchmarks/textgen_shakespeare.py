@@ -6,9 +6,9 @@ reports), exports the SavedModel (generate + score), then times, in the same run
 - `generate` of the exported SavedModel: one prompt, 1000 new characters;
 - the naive loop of the seeds: the same model re-run on the whole prefix for every character.
 
-Run it alone on the machine (`flock /work/bench.lock ...`):
+Run it alone on the machine (`...`):
 
-    flock /work/bench.lock /work/venv/bin/python benchmarks/textgen_shakespeare.py
+    python benchmarks/textgen_shakespeare.py
 
 Writes `benchmarks/results/textgen_shakespeare.json`, a learning-curve PNG beside it, and
 `saved_models/textgen_shakespeare/` with `MODEL_CARD.md`.
@@ -274,7 +274,7 @@ m.signatures["score"](text=tf.constant(["To be, or not to be"]))["nll_per_token"
 Reproduce (about 45 minutes on 2 CPU cores):
 
 ```
-flock /work/bench.lock python benchmarks/textgen_shakespeare.py --minutes {c["max_train_minutes"]:g}
+python benchmarks/textgen_shakespeare.py --minutes {c["max_train_minutes"]:g}
 ```
 
 (run: `{r.get("command", "")}`)

@@ -11,6 +11,10 @@
   reduces the first input batch across workers). Remove when keras-team/keras#20585 is fixed
   in the oldest Keras we support (then `Task.train_model` calls `model.fit` for every
   strategy).
+- `AtomicBackupAndRestore`: `keras.callbacks.BackupAndRestore` writes its backup in place, so
+  a process killed during the write leaves a corrupt `latest.weights.h5` and the resumed run
+  crashes (h5py "bad object header"). This subclass writes the backup under temporary names
+  and renames them into place. Remove when Keras writes its backups atomically.
 """
 
 from __future__ import annotations
@@ -194,3 +198,32 @@ def distributed_fit(
     if patience is not None and best_weights is not None:
         model.set_weights(best_weights)
     return history
+
+
+def _atomic_backup_class():
+    import json
+
+    import keras
+
+    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+        """`BackupAndRestore` whose backup files are replaced atomically (write, then rename):
+        a kill at any moment leaves the previous complete backup or the new one. A kill
+        between the two renames pairs the new weights with the previous epoch count, so the
+        resumed run repeats one epoch; nothing is corrupted."""
+
+        def _save_model(self):
+            os.makedirs(self.backup_dir, exist_ok=True)
+            tmp_weights = os.path.join(self.backup_dir, f".tmp-{os.getpid()}.weights.h5")
+            tmp_meta = os.path.join(self.backup_dir, f".tmp-{os.getpid()}.json")
+            self.model.save_weights(filepath=tmp_weights, overwrite=True)
+            with open(tmp_meta, "w") as f:
+                f.write(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+            os.replace(tmp_weights, self._weights_path)
+            os.replace(tmp_meta, self._training_metadata_path)
+
+    return AtomicBackupAndRestore
+
+
+def backup_and_restore(backup_dir: str | os.PathLike) -> Any:
+    """An `AtomicBackupAndRestore` callback writing to `backup_dir`."""
+    return _atomic_backup_class()(str(backup_dir))

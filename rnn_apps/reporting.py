@@ -15,25 +15,24 @@ from typing import Any
 import numpy as np
 
 
-def new_figure(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-    """`plt.subplots(*args, **kwargs)` on the non-interactive Agg backend."""
-    import matplotlib
+def new_figure(*args: Any, figsize: tuple[float, float] | None = None, **kwargs: Any):
+    """A `matplotlib.figure.Figure` and its axes (`Figure.subplots(*args, **kwargs)`).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Built without pyplot, so it needs no display and never changes the backend of the
+    caller (a notebook keeps showing its own figures).
+    """
+    from matplotlib.figure import Figure
 
-    return plt.subplots(*args, **kwargs)
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 100) -> Path:
-    """Writes `fig` as a PNG at `path` (folders created), closes it and returns the path."""
-    import matplotlib.pyplot as plt
-
+    """Writes `fig` as a PNG at `path` (folders created) and returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path
 
 

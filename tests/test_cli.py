@@ -66,3 +66,88 @@ def test_show_describes_an_export_and_refuses_other_folders(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("rnn-apps: error:") and "not a SavedModel" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _series_csv(path, rows=240):
+    import numpy as np
+    import pandas as pd
+
+    t = np.arange(rows)
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-01-01", periods=rows, freq="h"),
+            "y": np.sin(2 * np.pi * t / 24) + 0.01 * t,
+        }
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _train_args(data, out):
+    return [
+        "forecast",
+        "train",
+        "--data",
+        str(data),
+        "--lookback",
+        "24",
+        "--horizon",
+        "6",
+        "--architecture",
+        "dlinear",
+        "--epochs",
+        "1",
+        "--output-dir",
+        str(out),
+    ]
+
+
+@pytest.mark.slow
+def test_a_failed_export_leaves_the_previous_run_whole(tmp_path, monkeypatch, capsys):
+    """One commit point: a run that fails while exporting changes nothing in --output-dir
+    and leaves no staging folder behind."""
+    import json
+    from pathlib import Path
+
+    from rnn_apps.export import ExportVerificationError
+    from rnn_apps.tasks.forecast import Forecaster
+
+    monkeypatch.chdir(tmp_path)
+    data = _series_csv(tmp_path / "series.csv")
+    assert main(_train_args("series.csv", "runs/f")) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs" / "f").iterdir()}
+    report = json.loads((tmp_path / "runs" / "f" / "report.json").read_text())
+
+    def broken_export(self, path, **kwargs):  # writes half an export, then fails
+        Path(path).mkdir(parents=True)
+        (Path(path) / "saved_model.pb").write_bytes(b"half")
+        raise ExportVerificationError("the reloaded model differs (simulated)")
+
+    monkeypatch.setattr(Forecaster, "export", broken_export)
+    assert main(_train_args(data, "runs/f")) == 2
+    assert "simulated" in capsys.readouterr().err
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs" / "f").iterdir()}
+    assert after == before  # the previous results, untouched
+    assert json.loads((tmp_path / "runs" / "f" / "report.json").read_text()) == report
+    leftovers = [p.name for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_deprecated_flags_still_work_with_a_warning(capsys):
+    args = build_parser().parse_args(
+        ["forecast", "export", "--model-dir", "runs/f", "--export-dir", "out/x"]
+    )
+    assert args.model_path == "runs/f" and args.output_dir == "out/x"
+    err = capsys.readouterr().err
+    assert "--model-dir is deprecated" in err and "use --model" in err
+    assert "--export-dir is deprecated" in err
+
+
+def test_a_model_of_another_task_is_refused_in_one_line(capsys):
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[1] / "saved_models" / "forecast_etth1"
+    assert main(["textgen", "predict", "--model", str(committed), "--prompt", "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "is a 'forecast' model, not a 'textgen' one" in err

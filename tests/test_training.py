@@ -120,3 +120,29 @@ def test_cli_multi_worker_without_tf_config_is_one_line(tmp_path, monkeypatch, c
     assert code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "TF_CONFIG" in err
+
+
+def test_backup_survives_a_kill_during_the_next_backup_write(tmp_path):
+    """A kill while a backup is written leaves the previous backup intact (atomic rename)."""
+    from rnn_apps._compat import backup_and_restore
+
+    model = _compiled_model()
+    model.fit(_tiny_regression(), epochs=1, verbose=0)
+    first = backup_and_restore(tmp_path)
+    first.set_model(model)
+    first._current_epoch = 3
+    first._save_model()
+    saved = [w.copy() for w in model.get_weights()]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "latest.weights.h5",
+        "training_metadata.json",
+    ]
+    # The next backup is killed half-way: only its temporary file exists, truncated.
+    (tmp_path / ".tmp-999.weights.h5").write_bytes(b"\x89HDF\r\n half a file")
+    model.set_weights([np.zeros_like(w) for w in saved])
+    restore = backup_and_restore(tmp_path)
+    restore.set_model(model)
+    restore.on_train_begin()
+    for a, b in zip(model.get_weights(), saved):
+        np.testing.assert_array_equal(a, b)
+    assert model._initial_epoch == 3

@@ -19,8 +19,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rnn_apps.cli.verbs import TaskCLI, TrainData
-from rnn_apps.errors import UserInputError
+from rnn_apps.cli.verbs import TaskCLI, TrainData, add_text_inputs, read_text_inputs
 
 _TRAIN_FLAGS = {
     "epochs": int,
@@ -73,8 +72,7 @@ class CLI(TaskCLI):
             )
 
     def add_predict_args(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--input", default=None, help="a file with one text per line")
-        parser.add_argument("text", nargs="*", help="texts to classify")
+        add_text_inputs(parser, "texts")
 
     def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
         return {key: getattr(args, key, None) for key in _TRAIN_FLAGS}
@@ -105,14 +103,7 @@ class CLI(TaskCLI):
     def predict(self, model: Any, args: argparse.Namespace) -> Any:
         from rnn_apps.tasks.sentiment import predict_texts
 
-        texts = list(args.text)
-        if args.input:
-            path = Path(args.input)
-            if not path.is_file():
-                raise UserInputError(f"--input file {str(path)!r} does not exist.")
-            texts += path.read_text(encoding="utf-8", errors="replace").splitlines()
-        if not texts:
-            raise UserInputError("Nothing to predict: give texts as arguments or --input FILE.")
+        texts = read_text_inputs(args)
         pred = predict_texts(model, texts)
         rows = []
         for text, prob, label in zip(texts, pred.probabilities, pred.labels):

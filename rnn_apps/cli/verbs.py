@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import json
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -215,7 +216,6 @@ class TaskCLI:
         return self.task_class().config_class.from_dict(values)
 
     def _train(self, args: argparse.Namespace) -> int:
-        from rnn_apps import reporting
         from rnn_apps.cli import worker_output_dir
         from rnn_apps.persistence import (
             check_run_dir,
@@ -223,7 +223,6 @@ class TaskCLI:
             recover_run_dir,
             staging_dir,
         )
-        from rnn_apps.tasks.base import PIPELINE_DIR, REPORT_FILE, SAVED_MODEL_DIR
 
         out = worker_output_dir(Path(args.output_dir or f"runs/{self.name}"))
         check_run_dir(out)
@@ -239,7 +238,26 @@ class TaskCLI:
             tensorboard=args.tensorboard,
             **self.fit_kwargs(args, data),
         )
+        backup = out / "backup"
+        if backup.is_dir() and not any(backup.iterdir()):  # each model's backup is gone
+            backup.rmdir()
         stage = staging_dir(out)
+        try:
+            report = self._write_results(task, config, data, stage, args)
+        except BaseException:  # nothing half-written stays behind; `out` is untouched
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        commit_run_dir(stage, out)
+        self._print_report(args, report, out, trained=True)
+        return 0
+
+    def _write_results(
+        self, task: Any, config: Any, data: TrainData, stage: Path, args: argparse.Namespace
+    ) -> dict[str, Any]:
+        """Writes the pipeline, report, plots and export of a trained task into `stage`."""
+        from rnn_apps import reporting
+        from rnn_apps.tasks.base import PIPELINE_DIR, REPORT_FILE, SAVED_MODEL_DIR
+
         task.save(stage / PIPELINE_DIR)
         report: dict[str, Any] = {
             "task": self.name,
@@ -265,9 +283,7 @@ class TaskCLI:
                 "seconds": round(time.monotonic() - started, 1),
             }
         reporting.write_json(stage / REPORT_FILE, report)
-        commit_run_dir(stage, out)
-        self._print_report(args, report, out, trained=True)
-        return 0
+        return report
 
     def _open(self, args: argparse.Namespace) -> Any:
         from rnn_apps.tasks.base import open_model
@@ -355,6 +371,31 @@ class TaskCLI:
                     f"rnn-apps show {out / 'saved_model'}"
                 )
         print("\n".join(lines))
+
+
+def add_text_inputs(parser: argparse.ArgumentParser, what: str = "texts") -> None:
+    """Adds the positional texts and `--input FILE` (one text per line) of a `predict` verb."""
+    parser.add_argument("text", nargs="*", help=f"{what} to run the model on")
+    parser.add_argument(
+        "--input", default=None, help=f"a UTF-8 file with one of the {what} per line"
+    )
+
+
+def read_text_inputs(args: argparse.Namespace, what: str = "texts") -> list[str]:
+    """The texts of `add_text_inputs`: the positional ones, then those of `--input`.
+
+    Raises:
+        UserInputError: `--input` does not exist, or there is nothing to run on.
+    """
+    texts = list(getattr(args, "text", None) or [])
+    if getattr(args, "input", None):
+        path = Path(args.input)
+        if not path.is_file():
+            raise UserInputError(f"--input file {str(path)!r} does not exist.")
+        texts += path.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not texts:
+        raise UserInputError(f"Nothing to run on: give {what} as arguments or --input FILE.")
+    return texts
 
 
 def _brief(report: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -340,7 +341,9 @@ class Task:
                         )
                     )
             if backup is not None:
-                cbs.append(keras.callbacks.BackupAndRestore(str(backup)))
+                from rnn_apps._compat import backup_and_restore
+
+                cbs.append(backup_and_restore(backup))
                 if run.tensorboard:
                     cbs.append(keras.callbacks.TensorBoard(str(run.work_dir / "logs" / name)))
             budget = None
@@ -353,14 +356,18 @@ class Task:
                 fit_args: dict[str, Any] = {"x": x, "y": y}
             else:
                 fit_args = {"x": train_data}
-            history = model.fit(
-                **fit_args,
-                validation_data=validation_data,
-                epochs=epochs,
-                callbacks=cbs,
-                verbose=run.verbose,
-                **fit_kwargs,
-            ).history
+                fit_kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
+            with warnings.catch_warnings():
+                # Datasets of unknown length (length-bucketed batches) end this way each epoch.
+                warnings.filterwarnings("ignore", message="Your input ran out of data")
+                history = model.fit(
+                    **fit_args,
+                    validation_data=validation_data,
+                    epochs=epochs,
+                    callbacks=cbs,
+                    verbose=run.verbose,
+                    **fit_kwargs,
+                ).history
             if budget is not None and budget.exhausted:
                 self.time_budget_exhausted_ = True
         out = {k: [float(v) for v in vs] for k, vs in history.items()}

@@ -1,0 +1,172 @@
+"""`rnn-apps translate ...`: the translation task's hooks of the shared verbs.
+
+    rnn-apps translate train [--data pairs.tsv] [--direction en-fr|fr-en] [--epochs N]
+        [--units N] [--cell gru|lstm] [--attention additive|dot|none] [--batch-size N]
+        [--beam-width K] [--max-train-minutes M] [--max-test N] --output-dir DIR
+    rnn-apps translate evaluate --model DIR|SAVED_MODEL [--data pairs.tsv] [--max-test N]
+    rnn-apps translate predict --model DIR|SAVED_MODEL "text" ... [--input file.txt]
+        [--beam-width K] [--max-length N]
+    rnn-apps translate export --model DIR [--output-dir X]
+
+Without `--data`, `train` reads the Tatoeba English-French pairs (`--data-dir` or
+`$RNN_APPS_DATA_DIR`, else a download) and splits them 90/5/5 by source sentence (seeded by
+`--seed`); `train` then scores BLEU/chrF on (at most `--max-test` sentences of) the test
+split and `evaluate` without `--data` re-creates that same test split. `--data` takes a
+tab-separated `english<TAB>french[<TAB>attribution]` file or a CSV/TSV with a header (first two
+columns): for `train` it is split the same way, for `evaluate` all of it is the test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rnn_apps.cli.verbs import TaskCLI, TrainData, add_text_inputs, read_text_inputs
+
+_TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
+    "--direction": ("direction", str),
+    "--epochs": ("epochs", int),
+    "--units": ("units", int),
+    "--cell": ("cell", str),
+    "--attention": ("attention", str),
+    "--batch-size": ("batch_size", int),
+    "--beam-width": ("beam_width", int),
+    "--max-train-minutes": ("max_train_minutes", float),
+}
+
+
+def _pairs(args: argparse.Namespace) -> tuple[Any, str]:
+    """(english/french DataFrame, source name) of `--data`, else Tatoeba."""
+    from rnn_apps.data.fra_eng import load_fra_eng, read_pairs
+
+    if getattr(args, "data", None):
+        return read_pairs(args.data), Path(args.data).name
+    return load_fra_eng(args.data_dir), "Tatoeba fra-eng"
+
+
+def _split(pairs: Any, direction: str, seed: int) -> Any:
+    from rnn_apps.data.fra_eng import split_pairs
+
+    src, tgt = ("english", "french") if direction == "en-fr" else ("french", "english")
+    return split_pairs(pairs, source_column=src, target_column=tgt, seed=seed)
+
+
+class CLI(TaskCLI):
+    name = "translate"
+    help = "English <-> French translation (Tatoeba or your pairs file), beam search"
+    task_class_path = "rnn_apps.tasks.translate:Translator"
+    strategies = ("default", "mirrored")
+
+    def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
+        if verb == "predict":
+            return
+        parser.add_argument(
+            "--data",
+            default=None,
+            help="pairs file: english<TAB>french lines, or a CSV/TSV with a header (default: "
+            + (
+                "Tatoeba, split 90/5/5 by source sentence)"
+                if verb == "train"
+                else "the Tatoeba test split the model was trained with)"
+            ),
+        )
+        parser.add_argument(
+            "--max-test",
+            type=int,
+            default=1000,
+            help="score at most this many test source sentences (0 = all; default 1000)",
+        )
+
+    def add_train_args(self, parser: argparse.ArgumentParser) -> None:
+        choices = {
+            "--direction": ("en-fr", "fr-en"),
+            "--cell": ("gru", "lstm"),
+            "--attention": ("additive", "dot", "none"),
+        }
+        for flag, (key, kind) in _TRAIN_FLAGS.items():
+            parser.add_argument(
+                flag,
+                dest=key,
+                type=kind,
+                default=None,
+                choices=choices.get(flag),
+                help=f"config option {key}",
+            )
+
+    def add_predict_args(self, parser: argparse.ArgumentParser) -> None:
+        add_text_inputs(parser, "sentences")
+        parser.add_argument("--beam-width", type=int, default=None, help="1 = greedy")
+        parser.add_argument("--max-length", type=int, default=None, help="max output tokens")
+
+    def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
+        out = {key: getattr(args, key, None) for _, (key, _) in _TRAIN_FLAGS.items()}
+        if out.get("attention") == "none":
+            out["attention"] = None
+            args.attention_none = True
+        return out
+
+    def _config(self, args: argparse.Namespace) -> Any:
+        config = super()._config(args)
+        if getattr(args, "attention_none", False):  # None means "not given" upstream
+            config = config.replace(attention=None)
+        return config
+
+    def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
+        pairs, source = _pairs(args)
+        splits = _split(pairs, config.direction, config.seed)
+        return TrainData(splits.train, splits.validation, splits.test, source)
+
+    def after_fit(
+        self, task: Any, data: TrainData, out: Path, args: argparse.Namespace
+    ) -> dict[str, Any]:
+        from rnn_apps.tasks.translate import as_pairs, evaluate_pairs, plot_attention
+
+        report: dict[str, Any] = {"epochs": getattr(task, "epochs_", None)}
+        if data.test is not None and len(data.test):
+            sources, targets = as_pairs(data.test)
+            cap = args.max_test or None
+            report["test"] = evaluate_pairs(task, sources, targets, max_sentences=cap)
+            if task.config.attention is not None:
+                picks = list(dict.fromkeys(sources))[:3]
+                plot_attention(task, picks, out / "attention.png")
+        return report
+
+    def evaluate(self, model: Any, args: argparse.Namespace, out: Path | None) -> dict[str, Any]:
+        from rnn_apps.tasks.translate import as_pairs, evaluate_pairs, plot_attention
+
+        cfg = dict(model.metadata.get("config", {}))
+        direction = cfg.get("direction", "en-fr")
+        pairs, source = _pairs(args)
+        if args.data:
+            test = as_pairs(pairs, direction)
+        else:
+            test = as_pairs(_split(pairs, direction, int(cfg.get("seed", 0))).test)
+        report = {
+            "data": source,
+            **evaluate_pairs(model, *test, max_sentences=args.max_test or None),
+        }
+        if out is not None and hasattr(model, "preprocessor_") and cfg.get("attention"):
+            plot_attention(model, list(dict.fromkeys(test[0]))[:3], out / "attention.png")
+        return report
+
+    def predict(self, model: Any, args: argparse.Namespace) -> Any:
+        from rnn_apps.tasks.translate import translate_texts
+
+        texts = read_text_inputs(args, "sentences")
+        res = translate_texts(model, texts, beam_width=args.beam_width, max_length=args.max_length)
+        return [
+            {"text": t, "translation": tr, "score": round(float(s), 4)}
+            for t, tr, s in zip(texts, res["translation"], res["score"])
+        ]
+
+    def summary(self, report: dict[str, Any]) -> list[str]:
+        test = report.get("test", report)
+        if "bleu" not in test:
+            return []
+        b, c = test["bleu"], test["chrf"]
+        return [
+            f"On {test['num_test_sentences']} test sentences: BLEU greedy {b['greedy']:.1f}, "
+            f"beam({test['beam_width']}) {b['beam']:.1f}; chrF greedy {c['greedy']:.1f}, "
+            f"beam {c['beam']:.1f}"
+        ]
