@@ -1,10 +1,16 @@
 """IMDB sentiment benchmark: the default pipeline vs a TF-IDF logistic regression baseline.
 
-Protocol (issue 3): train on the 25k train reviews (the pipeline holds a seeded 20% validation
-split out of *train* for early stopping and the branch blend), evaluate on all 25k test reviews.
-In the same run, a TF-IDF (unigrams + bigrams, sublinear tf, min_df 2) logistic regression
-(scikit-learn, C=10) is trained on all 25k train reviews (and, for reference, on the same 80%
-part the pipeline trains on) and scored on the same test set.
+Protocol (issues 3 and 12): train on the 25k train reviews plus the 50k unlabelled ones
+(`train/unsup`; `--no-unlabelled` leaves them out), holding a seeded 20% of *train* out for
+early stopping and the branch blend, **by movie** (`--split random` for the old split);
+evaluate on all 25k test reviews, which are used for nothing else. In the same run:
+
+- a TF-IDF (unigrams + bigrams, sublinear tf, min_df 2) logistic regression (scikit-learn,
+  C=10) trained on all 25k train reviews and scored on the same test set (the baseline);
+- the split check: the same baseline fitted on the 80% part of the random split and of the
+  movie split, scored on its validation part and on test (how optimistic each split is);
+- each branch's validation and test accuracy (val -> test gap), what each training step cost
+  (`step_seconds`), and the negation / no-evidence probes (`rnn_apps.tasks.sentiment.probes`).
 
 Writes `benchmarks/results/sentiment_imdb.json` (+ plots in `benchmarks/results/sentiment_imdb/`)
 and exports the model to `saved_models/sentiment_imdb/` with a MODEL_CARD.md.
@@ -31,8 +37,9 @@ from _common import dir_size_mb, peak_rss_mb  # benchmarks/ is on sys.path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tfidf_baseline(train_texts, train_y, test_texts, test_y) -> tuple[float, float]:
-    """TF-IDF (1-2 grams) + logistic regression: (test accuracy, seconds)."""
+def tfidf_baseline(train_texts, train_y, test_texts, test_y, extra=None) -> tuple[float, float]:
+    """TF-IDF (1-2 grams) + logistic regression: (test accuracy, seconds); with `extra` =
+    (texts, y), returns ((test accuracy, extra accuracy), seconds)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -47,7 +54,39 @@ def tfidf_baseline(train_texts, train_y, test_texts, test_y) -> tuple[float, flo
     lr = LogisticRegression(C=10.0, solver="liblinear", max_iter=1000)
     lr.fit(x_train, train_y)
     acc = float((lr.predict(x_test) == np.asarray(test_y)).mean())
+    if extra is not None:
+        x_extra = vec.transform(clean(extra[0]))
+        acc = (acc, float((lr.predict(x_extra) == np.asarray(extra[1])).mean()))
     return acc, time.monotonic() - start
+
+
+def split_check(train_texts, y_train, movies, test_texts, y_test, fraction, seed) -> dict:
+    """The baseline on the 80% part of the random and of the movie split: validation accuracy,
+    test accuracy and their gap (how optimistic each validation split is)."""
+    from rnn_apps.data.splits import group_split
+
+    perm = np.random.default_rng(seed).permutation(len(train_texts))
+    n_val = int(round(fraction * len(train_texts)))
+    splits = {
+        "random": (perm[n_val:], perm[:n_val]),
+        "movie": group_split(movies, fraction, seed),
+    }
+    out = {}
+    for name, (fit_idx, val_idx) in splits.items():
+        (test_acc, val_acc), _ = tfidf_baseline(
+            [train_texts[i] for i in fit_idx],
+            y_train[fit_idx],
+            test_texts,
+            y_test,
+            extra=([train_texts[i] for i in val_idx], y_train[val_idx]),
+        )
+        out[name] = {
+            "validation_accuracy": val_acc,
+            "test_accuracy": test_acc,
+            "val_minus_test": round(val_acc - test_acc, 5),
+        }
+        print(f"split check {name}: val {val_acc:.4f} test {test_acc:.4f}", flush=True)
+    return out
 
 
 MODEL_CARD = """# sentiment_imdb: IMDB movie-review sentiment (rnn_apps)
@@ -74,12 +113,12 @@ vocabulary facts, versions and metrics.
 
 - Text standardisation and vocabulary (`TextVectorization`, {vocab} tokens, adapted on the
   training reviews only; HTML markup stripped), inside the graph.
-- RNN branch (`rnn_apps.build_bidirectional`): embedding {emb} of the {rnn_vocab} most frequent
-  tokens (mask_zero), initialised with {emb_init}, {layers} x
-  bidirectional {cell} ({units} units per direction, embedding spatial dropout
-  {emb_dropout}, input dropout {dropout}), mask-aware
-  mean+max pooling, dropout {head_dropout}, logit. It reads the first {head} and the last
-  {tail} tokens of a review.
+- RNN branch (`rnn_apps.build_bidirectional`): embedding {emb} of the {rnn_vocab} most
+  frequent tokens (mask_zero), initialised with
+  {emb_init};
+  {layers} x bidirectional {cell} ({units} units per direction, embedding spatial dropout
+  {emb_dropout}, input dropout {dropout}), mask-aware mean+max pooling, dropout
+  {head_dropout}, logit. It reads the first {head} and the last {tail} tokens of a review.
 - n-gram branch (in-graph NBSVM-style logistic regression): unigrams and hashed n-grams up to
   order {order} ({buckets} buckets) of the first {max_length} tokens, a binary bag weighted by
   {weighting} (counted on the training reviews), L2-normalised, linear weights with an L2
@@ -91,27 +130,40 @@ vocabulary facts, versions and metrics.
 
 IMDB Large Movie Review Dataset v1.0 (Maas et al., ACL 2011). Training: the 25,000 train
 reviews, of which a seeded 20% ({num_val}) is held out for early stopping, learning-rate
-schedule and the blend ({num_fit} used for fitting). Test: all 25,000 test reviews, never seen
-during training or model selection.
+schedule and the blend ({split}; {num_fit} used for fitting), plus {num_unlabelled}
+unlabelled reviews (`train/unsup`): the RNN branch learns the n-gram branch's
+probabilities on them (distillation) and its word vectors are counted on them. Test: all
+25,000 test reviews, never seen during training or model selection.
+
+A text without any letter or digit (empty, blank, punctuation, emoji, bare markup) gets the
+class prior of the training labels ({prior:.3f} positive) from every output.
+
+Signature `branches`: `text` -> `ngram_branch`, `rnn_branch`, `blend` (`float32`, `[None]`,
+each the probability of the positive class), so what each branch says can be checked from the
+SavedModel alone.
 
 ## Metrics (test, 25,000 reviews)
 
-| model | accuracy |
-| --- | --- |
-| this model (blend) | **{acc:.4f}** |
-| RNN branch alone | {rnn_acc} |
-| n-gram branch alone | {ngram_acc} |
-| TF-IDF (1-2 gram) logistic regression baseline, same run, all 25k train | {base:.4f} |
+| model | validation accuracy ({split}) | test accuracy |
+| --- | --- | --- |
+| this model (blend) | {blend_val} | **{acc:.4f}** |
+| RNN branch alone | {rnn_val} | {rnn_acc} |
+| n-gram branch alone | {ngram_val} | {ngram_acc} |
+| TF-IDF (1-2 gram) logistic regression baseline, same run, all 25k train | | {base:.4f} |
+
+Negation and word order (`rnn_apps/tasks/sentiment/probes.py`, 24 short sentences written
+before tuning): {negation_correct} of {negation_total} right.
 
 {rnn_note}Precision {precision:.4f}, recall {recall:.4f}, F1 {f1:.4f}, ROC-AUC {auc:.4f};
 confusion matrix (rows true neg/pos, columns predicted neg/pos): {cm}.
 
-Training took {train_minutes:.1f} minutes on a shared 2-core CPU ({epochs}); peak RSS {rss} MB.
+Training took {train_minutes:.1f} minutes on a shared 2-core CPU ({epochs}; seconds per
+step: {step_seconds}); peak RSS {rss} MB.
 
 ## Reproduce
 
 ```
-python benchmarks/sentiment_imdb.py --data-dir ../shared/datasets
+{command}
 ```
 
 (`benchmarks/results/sentiment_imdb.json` holds every figure of the run that produced this
@@ -126,21 +178,36 @@ people.
 """
 
 
-def rnn_note(blend_acc: float, branch_acc: dict, validation: dict) -> str:
-    """A warning paragraph for the model card when the RNN does not help on test."""
+def rnn_note(blend_acc: float, branch_acc: dict, validation: dict, baseline: float) -> str:
+    """A paragraph for the model card on what the RNN branch adds (and whether it is enough)."""
     ngram = branch_acc.get("test_accuracy_ngram_branch")
     rnn = branch_acc.get("test_accuracy_rnn_branch")
-    rnn_val = validation.get("branch_rnn_branch_accuracy", float("nan"))
-    if ngram is None or rnn is None or blend_acc - ngram >= 0.003:
+    if ngram is None or rnn is None:
         return ""
+    side = "above" if rnn > baseline else "below"
+    gain = 100 * (blend_acc - ngram)
+    verdict = "" if gain >= 0.3 else " (the target is +0.3 points: not reached)"
     return (
-        f"**Read this before relying on the RNN:** the blend ({blend_acc:.4f}) is "
-        f"{100 * (blend_acc - ngram):+.2f} points from the n-gram branch alone ({ngram:.4f}), "
-        f"and the RNN branch alone ({rnn:.4f}) is below the linear baseline. The blend weights "
-        "are fitted on a validation split of train that shares movies with the training part, "
-        f"where the RNN looks better ({rnn_val:.4f}) "
-        "than on test.\n\n"
+        f"The RNN branch alone ({rnn:.4f}) scores {side} the linear baseline ({baseline:.4f}) "
+        f"and the blend is {gain:+.2f} points from the n-gram branch alone ({ngram:.4f})"
+        f"{verdict}.\n\n"
     )
+
+
+def reproduce_command(argv: list[str]) -> str:
+    """The command line that reproduces this run, without machine paths (the path options
+    take their defaults; the mirror is `../shared/datasets` beside the repository)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in ("--data-dir", "--output", "--export-dir", "--work-dir", "--deadline"):
+            skip = "=" not in arg
+            continue
+        kept.append(arg)
+    return " ".join(["python benchmarks/sentiment_imdb.py --data-dir ../shared/datasets", *kept])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--config", default=None, help="JSON object of SentimentConfig overrides")
+    parser.add_argument(
+        "--no-unlabelled", action="store_true", help="leave the 50k unlabelled reviews out"
+    )
+    parser.add_argument("--split", choices=("movie", "random"), default="movie")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -181,19 +252,29 @@ def main(argv: list[str] | None = None) -> int:
         classification_metrics,
         predict_texts,
     )
+    from rnn_apps.tasks.sentiment.probes import probe_report
 
     t0 = time.monotonic()
     load_at_start = os.getloadavg()
-    data = load_imdb(args.data_dir)
-    train, test = data["train"], data["test"]
+    data = load_imdb(args.data_dir, splits=("train", "test", "unsup"))
+    train, test, unsup = data["train"], data["test"], data["unsup"]
+    if args.no_unlabelled:
+        unsup = unsup.iloc[:0]
     if args.subset:
         train = train.sample(n=min(args.subset, len(train)), random_state=args.seed)
         test = test.sample(n=min(args.subset, len(test)), random_state=args.seed)
+        unsup = unsup.sample(n=min(2 * args.subset, len(unsup)), random_state=args.seed)
+    unlabelled = unsup["text"].tolist()
+    movies = train["movie_id"].tolist()
     train_texts, train_labels = train["text"].tolist(), train["label"].tolist()
     test_texts, test_labels = test["text"].tolist(), test["label"].tolist()
     y_train = np.array([lab == "pos" for lab in train_labels], dtype=int)
     y_test = np.array([lab == "pos" for lab in test_labels], dtype=int)
-    print(f"loaded {len(train_texts)} train / {len(test_texts)} test reviews", flush=True)
+    print(
+        f"loaded {len(train_texts)} train / {len(test_texts)} test / {len(unlabelled)} "
+        "unlabelled reviews",
+        flush=True,
+    )
 
     overrides = json.loads(args.config) if args.config else {}
     overrides.setdefault("max_train_minutes", args.max_train_minutes)
@@ -214,13 +295,21 @@ def main(argv: list[str] | None = None) -> int:
         hh, mm = (int(v) for v in args.deadline.split(":"))
         now = time.gmtime()
         left = (hh * 60 + mm) - (now.tm_hour * 60 + now.tm_min + now.tm_sec / 60.0)
+        left %= 24 * 60  # a deadline after midnight
         budget = max(2.0, min(config.max_train_minutes or 1e9, left - args.reserve_minutes))
         config = config.replace(max_train_minutes=round(budget, 1))
         print(f"deadline {args.deadline} UTC: training budget {budget:.1f} min", flush=True)
 
     work_dir = Path(args.work_dir or Path(tempfile.gettempdir()) / "rnn_apps_sentiment_imdb_work")
     clf = SentimentClassifier(config)
-    clf.fit(train_texts, train_labels, class_names=["neg", "pos"], work_dir=work_dir)
+    clf.fit(
+        train_texts,
+        train_labels,
+        class_names=["neg", "pos"],
+        groups=movies if args.split == "movie" else None,
+        unlabelled=unlabelled or None,
+        work_dir=work_dir,
+    )
     print(f"trained in {clf.train_seconds_:.0f}s, epochs {clf.epochs_}", flush=True)
     print(f"validation: {clf.validation_metrics_}", flush=True)
 
@@ -237,13 +326,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"test accuracy {metrics['accuracy']:.4f} {branch_acc} ({eval_seconds:.0f}s)", flush=True)
 
     if not args.skip_baseline:
-        # The same 80% of train the pipeline fits on (its validation split is seeded).
-        perm = np.random.default_rng(config.seed).permutation(len(train_texts))
-        fit_idx = perm[int(round(config.validation_split * len(train_texts))) :]
-        acc80, _ = tfidf_baseline(
-            [train_texts[i] for i in fit_idx], y_train[fit_idx], test_texts, y_test
+        result["split_check_tfidf_lr"] = split_check(
+            train_texts, y_train, movies, test_texts, y_test, config.validation_split, config.seed
         )
-        result["baseline_tfidf_lr_accuracy_same_80pct_train"] = acc80
+        result["baseline_tfidf_lr_accuracy_same_80pct_train"] = result["split_check_tfidf_lr"][
+            args.split
+        ]["test_accuracy"]
+    val = clf.validation_metrics_
+    gaps = {}
+    for name in ("ngram_branch", "rnn_branch"):
+        if f"branch_{name}_accuracy" in val and f"test_accuracy_{name}" in branch_acc:
+            v, t = val[f"branch_{name}_accuracy"], branch_acc[f"test_accuracy_{name}"]
+            gaps[name] = {"validation": v, "test": t, "val_minus_test": round(v - t, 5)}
+    gaps["blend"] = {
+        "validation": val["blend_accuracy"],
+        "test": metrics["accuracy"],
+        "val_minus_test": round(val["blend_accuracy"] - metrics["accuracy"], 5),
+    }
+    result["val_to_test_gap"] = {"split": args.split, **gaps}
+    probes = probe_report(clf)
+    print(
+        f"negation probes: {probes['negation_correct']}/{probes['negation_total']}; no-evidence "
+        f"max |p - 0.5| = {probes['no_evidence_max_distance_from_half']}",
+        flush=True,
+    )
 
     results_dir = Path(args.output).with_suffix("")
     plots = {}
@@ -263,7 +369,18 @@ def main(argv: list[str] | None = None) -> int:
     ):
         written = Path(written).resolve()
         plots[name] = str(written.relative_to(ROOT) if written.is_relative_to(ROOT) else written)
-    num_val = int(round(config.validation_split * len(train_texts)))
+    num_val = int(clf.validation_report_["num_examples"])
+    rnn_acc = branch_acc.get("test_accuracy_rnn_branch", 0.0)
+    ngram_acc = branch_acc.get("test_accuracy_ngram_branch", float("nan"))
+    result["targets"] = {
+        "rnn_branch_at_least_0.910": bool(rnn_acc >= 0.910),
+        "rnn_branch_above_baseline": bool(rnn_acc > result.get("baseline_tfidf_lr_accuracy", 1)),
+        "blend_at_least_0.920": bool(metrics["accuracy"] >= 0.920),
+        "blend_at_least_0.3_points_above_ngram_branch": bool(
+            metrics["accuracy"] - ngram_acc >= 0.003
+        ),
+        "team_goal_0.93": bool(metrics["accuracy"] >= 0.93),
+    }
     result.update(
         {
             "test_accuracy": metrics["accuracy"],
@@ -288,8 +405,13 @@ def main(argv: list[str] | None = None) -> int:
             "num_train": len(train_texts),
             "num_train_fit": len(train_texts) - num_val,
             "num_validation": num_val,
+            "validation_split": args.split,
+            "num_unlabelled": len(unlabelled),
+            "num_unlabelled_distilled": clf.num_distilled_,
             "num_test": len(test_texts),
             "train_seconds": round(clf.train_seconds_, 1),
+            "step_seconds": clf.step_seconds_,
+            "probes": probes,
             "eval_seconds": round(eval_seconds, 1),
             "epochs": clf.epochs_,
             "time_budget_exhausted": clf.time_budget_exhausted_,
@@ -320,7 +442,10 @@ def main(argv: list[str] | None = None) -> int:
                     **branch_acc,
                 },
                 "num_train": len(train_texts),
+                "num_unlabelled": len(unlabelled),
+                "validation_split": args.split,
                 "num_test": len(test_texts),
+                "negation_probes_correct": probes["negation_correct"],
             },
         )
         # The SavedModel must give the in-process probabilities on real reviews too.
@@ -345,7 +470,9 @@ def main(argv: list[str] | None = None) -> int:
             vocab=clf.preprocessor_.vocabulary_size,
             emb=cfg.embedding_dim,
             emb_init=(
-                "PPMI + SVD word vectors learned on the training reviews"
+                "PPMI + SVD word vectors learned on the training"
+                + (" and unlabelled" if unlabelled and cfg.ppmi_unlabelled else "")
+                + " reviews"
                 if cfg.embedding_init == "ppmi"
                 else "random values"
             ),
@@ -369,11 +496,26 @@ def main(argv: list[str] | None = None) -> int:
             weights=[round(w, 3) for w in clf.validation_metrics_.get("branch_weights", [])],
             num_val=num_val,
             num_fit=len(train_texts) - num_val,
+            split="whole movies held out" if args.split == "movie" else "random reviews",
+            num_unlabelled=f"{clf.num_distilled_:,}",
+            prior=clf.preprocessor_.class_prior[-1],
+            blend_val=f"{val['blend_accuracy']:.4f}",
+            rnn_val=f"{val.get('branch_rnn_branch_accuracy', float('nan')):.4f}",
+            ngram_val=f"{val.get('branch_ngram_branch_accuracy', float('nan')):.4f}",
+            negation_correct=probes["negation_correct"],
+            negation_total=probes["negation_total"],
+            step_seconds=", ".join(f"{k} {v:.0f}" for k, v in clf.step_seconds_.items()),
+            command=reproduce_command(sys.argv[1:] if argv is None else argv),
             acc=metrics["accuracy"],
             rnn_acc=f"{branch_acc.get('test_accuracy_rnn_branch', float('nan')):.4f}",
             ngram_acc=f"{branch_acc.get('test_accuracy_ngram_branch', float('nan')):.4f}",
             base=result.get("baseline_tfidf_lr_accuracy", float("nan")),
-            rnn_note=rnn_note(metrics["accuracy"], branch_acc, clf.validation_metrics_),
+            rnn_note=rnn_note(
+                metrics["accuracy"],
+                branch_acc,
+                clf.validation_metrics_,
+                result.get("baseline_tfidf_lr_accuracy", float("nan")),
+            ),
             precision=metrics["precision"],
             recall=metrics["recall"],
             f1=metrics["f1"],

@@ -151,3 +151,13 @@ def test_a_model_of_another_task_is_refused_in_one_line(capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "is a 'forecast' model, not a 'textgen' one" in err
+
+
+def test_next_hint_repeats_how_the_command_was_run(monkeypatch):
+    from rnn_apps.cli.verbs import invoked_as
+
+    monkeypatch.setattr("sys.argv", [".venv/bin/rnn-apps", "forecast", "train"])
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert invoked_as() == ".venv/bin/rnn-apps"
+    monkeypatch.setattr("sys.argv", ["/usr/bin/python", "-m", "pytest"])
+    assert invoked_as() == "rnn-apps"

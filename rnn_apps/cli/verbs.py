@@ -366,11 +366,27 @@ class TaskCLI:
             )
             lines.append(f"Wrote {out}/: {', '.join(files)}")
             if trained and (out / "saved_model").is_dir():
+                prog = invoked_as()
                 lines.append(
-                    f"Next: rnn-apps {self.name} predict --model {out} ...   |   "
-                    f"rnn-apps show {out / 'saved_model'}"
+                    f"Next: {prog} {self.name} predict --model {out} ...   |   "
+                    f"{prog} show {out / 'saved_model'}"
                 )
         print("\n".join(lines))
+
+
+def invoked_as() -> str:
+    """How the user ran the command line, to repeat in hints: `rnn-apps` when that is the one
+    on PATH, else the script as invoked (e.g. `.venv/bin/rnn-apps` from `make train`)."""
+    import shutil
+    import sys
+
+    argv0 = sys.argv[0] if sys.argv else ""
+    if Path(argv0).name != "rnn-apps":
+        return "rnn-apps"
+    on_path = shutil.which("rnn-apps")
+    if on_path and Path(on_path).resolve() == Path(argv0).resolve():
+        return "rnn-apps"
+    return argv0
 
 
 def add_text_inputs(parser: argparse.ArgumentParser, what: str = "texts") -> None:

@@ -11,12 +11,20 @@ with `keras.saving.load_model(path, safe_mode=True)` after `import rnn_apps`.
 | `dlinear` | `DLinear` (forecasting) |
 | `window_norm` | `LastValueCentering`, `AddLastValue`, `TakeTargets` (forecasting) |
 | `text` | `NgramHashing`, `TfidfBag`, `CapIds`, `HeadTailCrop`, `LogitBlend` (sentiment) |
+| `text` | the metric `SoftBinaryAccuracy` (soft distillation targets) |
 """
 
 from rnn_apps.layers.dlinear import DLinear
 from rnn_apps.layers.pooling import MaskedGlobalMaxPooling1D
 from rnn_apps.layers.segrnn import SegRNN
-from rnn_apps.layers.text import CapIds, HeadTailCrop, LogitBlend, NgramHashing, TfidfBag
+from rnn_apps.layers.text import (
+    CapIds,
+    HeadTailCrop,
+    LogitBlend,
+    NgramHashing,
+    SoftBinaryAccuracy,
+    TfidfBag,
+)
 from rnn_apps.layers.window_norm import AddLastValue, LastValueCentering, TakeTargets
 
 __all__ = [
@@ -28,6 +36,7 @@ __all__ = [
     "CapIds",
     "HeadTailCrop",
     "LogitBlend",
+    "SoftBinaryAccuracy",
     "NgramHashing",
     "TfidfBag",
     "MaskedGlobalMaxPooling1D",

@@ -225,3 +225,24 @@ class LogitBlend(keras.layers.Layer):
         cfg = super().get_config()
         cfg.update(num_branches=self.num_branches, output_dim=self.output_dim)
         return cfg
+
+
+@keras.saving.register_keras_serializable(package="rnn_apps")
+class SoftBinaryAccuracy(keras.metrics.BinaryAccuracy):
+    """Binary accuracy of logits against targets that may be probabilities (distillation
+    targets): a target above 0.5 counts as positive, a logit above 0 as a positive prediction.
+    With 0/1 targets it equals `BinaryAccuracy(threshold=0.0)`; with soft targets that metric
+    would count every target other than exactly 0 or 1 as missed.
+
+    Shapes: y_true (B,) or (B, 1) in [0, 1]; y_pred (B, 1) logits.
+    """
+
+    def __init__(self, name: str = "accuracy", dtype=None):
+        super().__init__(name=name, dtype=dtype, threshold=0.0)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.cast(ops.greater(ops.convert_to_tensor(y_true), 0.5), self.dtype)
+        return super().update_state(y_true, y_pred, sample_weight)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype}

@@ -396,6 +396,12 @@ class Task:
             )
         return self._signature_fns[name]
 
+    @property
+    def signature_names(self) -> list[str]:
+        """The export's signature names (as `SavedModelPredictor.signature_names`)."""
+        self._check_fitted()
+        return sorted({e.name for e in self.endpoints()} | {"serving_default"})
+
     def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
         """Runs export signature `signature` in process: same graph as the SavedModel."""
         import tensorflow as tf

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 
+import numpy as np
 import pytest
 
 from rnn_apps.data.imdb import (
@@ -13,9 +14,11 @@ from rnn_apps.data.imdb import (
     read_imdb_archive,
     read_imdb_directory,
 )
+from rnn_apps.data.splits import group_split
 from rnn_apps.errors import UserInputError
 from rnn_apps.testing import require_mirror_file
 
+URL = "http://www.imdb.com/title/%s/usercomments"
 REVIEWS = {
     "aclImdb/train/pos/0_9.txt": "Great film.<br /><br />Loved it.",
     "aclImdb/train/pos/12_7.txt": "Quite good \u00e9t\u00e9 \U0001f600",
@@ -23,7 +26,15 @@ REVIEWS = {
     "aclImdb/train/neg/1_4.txt": "Boring and long.",
     "aclImdb/test/pos/5_10.txt": "A masterpiece.",
     "aclImdb/test/neg/2_2.txt": "Terrible acting.",
-    "aclImdb/train/unsup/7_0.txt": "unlabelled, ignored",
+    "aclImdb/train/unsup/1_0.txt": "unlabelled, second",
+    "aclImdb/train/unsup/0_0.txt": "unlabelled, first",
+    "aclImdb/train/urls_pos.txt": URL % "tt01"
+    + "\n"
+    + "no url here\n"
+    + 11 * (URL % "tt02" + "\n"),
+    "aclImdb/train/urls_neg.txt": "\n".join(URL % f"tt1{i}" for i in range(4)),
+    "aclImdb/train/urls_unsup.txt": (URL % "tt07") + "\n" + (URL % "tt08"),
+    "aclImdb/test/urls_pos.txt": "\n".join(URL % f"tt2{i}" for i in range(6)),
     "aclImdb/README": "readme",
     "aclImdb/imdb.vocab": "the\nand\n",
 }
@@ -45,8 +56,8 @@ def test_load_imdb_reads_archive_in_data_dir(tmp_path):
     _make_archive(tmp_path / IMDB_FNAME)
     data = load_imdb(tmp_path)
     train, test = data["train"], data["test"]
-    assert list(train.columns) == ["text", "label", "rating", "review_id"]
-    assert len(train) == 4 and len(test) == 2  # unsup ignored
+    assert list(train.columns) == ["text", "label", "rating", "review_id", "movie_id"]
+    assert len(train) == 4 and len(test) == 2  # unsup only on request
     # Sorted by label, then review id.
     assert train["label"].tolist() == ["neg", "neg", "pos", "pos"]
     assert train["review_id"].tolist() == [1, 3, 0, 12]
@@ -55,6 +66,45 @@ def test_load_imdb_reads_archive_in_data_dir(tmp_path):
     assert "\ufffd" in train["text"].iloc[0]  # invalid bytes replaced, not an error
     assert "\U0001f600" in train["text"].iloc[3]
     assert set(test["label"]) == {"neg", "pos"}
+    # Line N of urls_<label>.txt is the movie of review id N; no file / no url -> "".
+    assert train["movie_id"].tolist() == ["tt11", "tt13", "tt01", "tt02"]
+    assert test["movie_id"].tolist() == ["", "tt25"]
+
+
+def test_unlabelled_split_on_request(tmp_path):
+    _make_archive(tmp_path / IMDB_FNAME)
+    data = load_imdb(tmp_path, splits=("train", "unsup"))
+    unsup = data["unsup"]
+    assert list(data) == ["train", "unsup"] and len(data["train"]) == 4
+    assert unsup["text"].tolist() == ["unlabelled, first", "unlabelled, second"]
+    assert unsup["label"].isna().all() and (unsup["rating"] == 0).all()
+    assert unsup["movie_id"].tolist() == ["tt07", "tt08"]
+    folder = tmp_path / "x"
+    for name, text in REVIEWS.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    assert read_imdb_directory(folder, ("unsup",))["unsup"].equals(unsup)
+    no_unsup = {k: v for k, v in REVIEWS.items() if "unsup/" not in k}
+    with pytest.raises(UserInputError, match="no 'unsup' reviews.*train/unsup"):
+        read_imdb_archive(_make_archive(tmp_path / "y.tar.gz", no_unsup), ("unsup",))
+
+
+def test_group_split_keeps_every_movie_on_one_side():
+    rng = np.random.default_rng(0)
+    movies = [f"tt{k}" for k in rng.integers(0, 60, size=1000)] + [""] * 20
+    fit, val = group_split(movies, 0.2, seed=3)
+    assert len(np.intersect1d(fit, val)) == 0 and len(fit) + len(val) == len(movies)
+    fit_movies = {movies[i] for i in fit if movies[i]}
+    val_movies = {movies[i] for i in val if movies[i]}
+    assert not fit_movies & val_movies
+    assert 0.15 < len(val) / len(movies) < 0.3
+    again = group_split(movies, 0.2, seed=3)
+    assert np.array_equal(again[1], val)  # seeded
+    assert not np.array_equal(group_split(movies, 0.2, seed=4)[1], val)
+    with pytest.raises(UserInputError, match="at least two groups"):
+        group_split(["tt1"] * 5, 0.2)
+    with pytest.raises(UserInputError, match=r"in \(0, 1\)"):
+        group_split(movies, 1.5)
 
 
 def test_load_imdb_env_var_and_single_split(tmp_path, monkeypatch):
@@ -116,3 +166,9 @@ def test_real_mirror_counts():
         assert (df["label"] == "pos").sum() == 12500
         assert df["rating"].between(1, 10).all()
         assert not df["rating"].between(5, 6).any()  # IMDB leaves out neutral ratings
+        assert (df["movie_id"].str.match(r"tt\d+$")).all()
+    unsup = load_imdb(path.parent, splits=("unsup",))["unsup"]
+    assert len(unsup) == 50000 and unsup["label"].isna().all()
+    train_movies, test_movies = set(data["train"]["movie_id"]), set(data["test"]["movie_id"])
+    assert not set(unsup["movie_id"]) & test_movies  # the unlabelled reviews add no test movie
+    assert len(train_movies & test_movies) <= 1

@@ -78,3 +78,21 @@ def test_keras_file_loads_with_safe_mode_after_import_rnn_apps_only(tmp_path):
 def test_int_layers_keep_padding(layer):
     out = np.asarray(layer(TOKENS))
     assert (out[1, 3:] == 0).all()  # padding stays padding
+
+
+def test_soft_binary_accuracy_thresholds_soft_targets():
+    from rnn_apps.layers.text import SoftBinaryAccuracy
+
+    metric = SoftBinaryAccuracy()
+    y_true = np.array([[0.0], [1.0], [0.9], [0.2], [0.6]], np.float32)
+    logits = np.array([[-1.0], [2.0], [0.5], [0.3], [-0.1]], np.float32)
+    metric.update_state(y_true, logits)
+    assert float(metric.result()) == pytest.approx(3 / 5)  # 0.2 vs +0.3 and 0.6 vs -0.1 miss
+    hard = keras.metrics.BinaryAccuracy(threshold=0.0)
+    hard.update_state(y_true[:2], logits[:2])
+    metric.reset_state()
+    metric.update_state(y_true[:2], logits[:2])
+    assert float(metric.result()) == float(hard.result()) == 1.0
+    assert SoftBinaryAccuracy.from_config(metric.get_config()).name == "accuracy"
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(metric))
+    assert isinstance(restored, SoftBinaryAccuracy)

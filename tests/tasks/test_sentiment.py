@@ -361,3 +361,158 @@ def test_multiclass_with_validation_data_under_a_mirrored_strategy():
     assert idf[2:].min() >= 1.0  # IDF with more than two classes: log(...) + 1 >= 1
     with pytest.raises(UserInputError, match="strategy must be one of"):
         SentimentClassifier(cfg).fit(texts, labels, strategy=object())
+
+
+# ---------------------------------------------------------------- issue 12: groups, unlabelled
+
+
+def test_groups_and_unlabelled_texts_distil_into_the_rnn():
+    texts, labels = corpus(200, seed=5)
+    groups = [f"movie{i % 25}" for i in range(len(texts))]  # 8 reviews per movie
+    unlabelled, _ = corpus(160, seed=6)
+    cfg = SentimentConfig(**{**TINY, "epochs": 2, "ngram_epochs": 2, "validation_split": 0.2})
+    clf = SentimentClassifier(cfg).fit(texts, labels, groups=groups, unlabelled=unlabelled)
+    # Whole movies were held out: 5 of the 25 movies of 8 reviews each.
+    assert clf.validation_report_["num_examples"] == 40
+    assert clf.num_distilled_ == 160
+    assert set(clf.step_seconds_) >= {"ngram", "distillation_targets", "word_vectors", "rnn"}
+    assert clf.predict(["superb loved superb"]).labels == ["1"]
+    with pytest.raises(UserInputError, match="groups"):
+        SentimentClassifier(cfg).fit(texts, labels, groups=groups[:-1])
+    # Without distillation the unlabelled texts still feed the word vectors.
+    cfg2 = SentimentConfig(**{**TINY, "epochs": 1, "ngram_epochs": 1, "distill": False})
+    clf2 = SentimentClassifier(cfg2).fit(texts, labels, unlabelled=unlabelled)
+    assert clf2.num_distilled_ == 0 and "distillation_targets" not in clf2.step_seconds_
+
+
+def test_teacher_targets_keep_input_order(trained):
+    texts = ["superb loved " * 5, "awful", "dull boring hated film", "great"]
+    teacher = trained.model_.get_layer("ngram_branch")
+    targets = trained._teacher_targets(teacher, texts)
+    alone = trained.branch_probabilities(texts)["ngram_branch"]
+    np.testing.assert_allclose(targets, alone, atol=1e-6)
+
+
+NO_EVIDENCE_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+assert "rnn_apps" not in sys.modules
+m = tf.saved_model.load(sys.argv[1])
+texts = tf.constant(json.loads(sys.argv[2]))
+out = {k: v.numpy().tolist() for k, v in m.signatures["branches"](text=texts).items()}
+out["serving_default"] = m.signatures["serving_default"](text=texts)["probability"].numpy().tolist()
+print(json.dumps(out))
+"""
+
+
+def test_no_evidence_gets_the_prior_and_branches_survive_a_clean_reload(trained, workdir):
+    import subprocess
+    import sys
+
+    from rnn_apps.tasks.sentiment.probes import NO_EVIDENCE_TEXTS
+
+    prior = trained.preprocessor_.class_prior[-1]
+    assert abs(prior - 0.5) < 0.05  # the tiny corpus is balanced
+    texts = [*NO_EVIDENCE_TEXTS, "superb loved", "awful boring"]
+    n = len(NO_EVIDENCE_TEXTS)
+    local = trained.branch_probabilities(texts)
+    assert set(local) == {"ngram_branch", "rnn_branch", "blend"}
+    for name, p in local.items():
+        np.testing.assert_allclose(p[:n], prior, atol=1e-5, err_msg=name)
+        assert p[n] > 0.5 > p[n + 1], name  # real text still gets an opinion
+    np.testing.assert_allclose(trained.predict(texts).probabilities, local["blend"], atol=1e-5)
+    saved = workdir / "runs" / "s" / "saved_model"
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_EVIDENCE_SCRIPT, str(saved), json.dumps(texts)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    served = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(served) == {"ngram_branch", "rnn_branch", "blend", "serving_default"}
+    for name in ("ngram_branch", "rnn_branch", "blend"):
+        np.testing.assert_allclose(served[name], local[name], atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(served["serving_default"], local["blend"], atol=1e-5)
+
+
+def test_evaluate_reports_every_branch_in_process_and_from_the_export(trained, workdir):
+    texts, labels = corpus(60, seed=9)
+    names = ["negative", "positive"]
+    labels = [names[k] for k in labels]
+    from rnn_apps.tasks.sentiment import evaluate_texts
+
+    exported = SavedModelPredictor(workdir / "runs" / "s" / "saved_model")
+    a = evaluate_texts(trained, texts, labels)
+    b = evaluate_texts(exported, texts, labels)
+    assert set(a["branch_accuracy"]) == {"ngram_branch", "rnn_branch", "blend"}
+    assert a["branch_accuracy"] == b["branch_accuracy"]
+    assert a["branch_accuracy"]["blend"] == a["accuracy"]
+
+
+def test_the_shipped_imdb_model_passes_the_negation_probes():
+    from rnn_apps.tasks.sentiment.probes import probe_report
+
+    model = SavedModelPredictor(ROOT / "saved_models" / "sentiment_imdb")
+    report = probe_report(model)
+    # "Most of them right": the README states the exact count of the committed model.
+    assert report["negation_correct"] > report["negation_total"] / 2, report["negation"]
+    assert report["no_evidence_max_distance_from_half"] <= 0.05, report
+
+
+def _fake_imdb(folder: Path, n: int = 160) -> Path:
+    """A small aclImdb_v1.tar.gz: n train / 40 test / n unsup reviews of 20 movies."""
+    import io
+    import tarfile
+
+    texts, labels = corpus(n + 40, seed=11)
+    unsup, _ = corpus(n, seed=12)
+    files: dict[str, str] = {}
+    urls: dict[str, list[str]] = {}
+    for i, (text, k) in enumerate(zip(texts, labels)):
+        split = "train" if i < n else "test"
+        label = ("neg", "pos")[k]
+        rid = len(urls.setdefault(f"{split}/urls_{label}", []))
+        files[f"aclImdb/{split}/{label}/{rid}_{7 if k else 2}.txt"] = text
+        movie = i % 20 if split == "train" else 100 + i % 5
+        urls[f"{split}/urls_{label}"].append(
+            f"http://www.imdb.com/title/tt{movie:07d}/usercomments"
+        )
+    for i, text in enumerate(unsup):
+        files[f"aclImdb/train/unsup/{i}_0.txt"] = text
+        urls.setdefault("train/urls_unsup", []).append(
+            f"http://www.imdb.com/title/tt{200 + i % 9:07d}/x"
+        )
+    for key, lines in urls.items():
+        files[f"aclImdb/{key}.txt"] = "\n".join(lines) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "aclImdb_v1.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_imdb_train_holds_out_movies_and_reads_the_unlabelled_reviews(
+    tmp_path, monkeypatch, capsys
+):
+    _fake_imdb(tmp_path / "mirror")
+    (tmp_path / "tiny.yaml").write_text("\n".join(f"{k}: {v}" for k, v in TINY.items()))
+    monkeypatch.chdir(tmp_path)
+    argv = ["sentiment", "train", "--data-dir", "mirror", "--config", "tiny.yaml"]
+    argv += ["--epochs", "1", "--unlabelled", "--output-dir", "runs/imdb", "--json"]
+    assert run_cli(*argv) == 0
+    report = json.loads((tmp_path / "runs" / "imdb" / "report.json").read_text())
+    assert report["validation"]["split"] == "by group"
+    assert report["num_unlabelled_distilled"] == 160
+    assert report["data"] == "IMDB train + 160 unlabelled"
+    # 20 movies of 8 reviews: the held-out part is whole movies (a multiple of 8 reviews).
+    assert report["validation"]["num_examples"] % 8 == 0
+    capsys.readouterr()
+    assert run_cli("sentiment", "evaluate", "--model", "runs/imdb", "--data-dir", "mirror") == 0
+    out = capsys.readouterr().out
+    assert "Accuracy by branch: ngram" in out and "blend" in out
+    assert run_cli("sentiment", "train", "--data", "x.csv", "--unlabelled") == 2

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +32,7 @@ from rnn_apps.tasks.translate import (
     standardize,
     translate_texts,
 )
+from rnn_apps.testing import run_kill_and_resume_test
 
 SUBJECTS = [("I am", "Je suis"), ("Tom is", "Tom est"), ("We are", "Nous sommes")]
 ADJECTIVES = [
@@ -332,24 +331,6 @@ def test_killed_training_resumes_from_backup(workdir, tmp_path):
         "--config", str(workdir / "tiny.yaml"), "--epochs", "4", "--no-export",
         "--max-test", "5", "--output-dir", "run",
     ]  # fmt: skip
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
-    first = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)  # fmt: skip
-    backup = tmp_path / "run" / "backup" / "seq2seq"
-    deadline = time.monotonic() + 300
-    while not (backup.is_dir() and any(backup.iterdir())) and first.poll() is None:
-        assert time.monotonic() < deadline, "no backup after 300 s"
-        time.sleep(0.05)
-    # Keras writes the backup in place: a kill during that write leaves a torn file, so kill
-    # a little after it appeared (mid-way through the next epoch).
-    time.sleep(0.5)
-    assert first.poll() is None, "training ended before it could be killed"
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=60)
-    assert not (tmp_path / "run" / "pipeline" / "pipeline.json").exists()
-    second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=600)  # fmt: skip
-    assert second.returncode == 0, second.stderr[-3000:]
-    state = json.loads((tmp_path / "run" / "pipeline" / "pipeline.json").read_text())
+    # Kills a little after the first backup appeared (mid-way through the next epoch).
+    state = run_kill_and_resume_test(cmd, Path("run"), "seq2seq", cwd=tmp_path, timeout=600)
     assert 1 <= len(state["history"]["seq2seq"]["loss"]) < 4  # resumed after a backup
-    assert not backup.exists()

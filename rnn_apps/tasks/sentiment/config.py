@@ -54,7 +54,15 @@ class SentimentConfig(TaskConfig):
         learning_rate: Learning rate of the RNN branch (Adam, clipnorm 1).
         patience: EarlyStopping patience (epochs without a better validation loss).
         validation_split: Fraction of the training data held out (seeded) when no validation
-            data is given.
+            data is given; with `fit(groups=...)` (IMDB: the movie ids) whole groups are held
+            out (`rnn_apps.data.splits.group_split`).
+        distill: With `fit(unlabelled=...)` and the n-gram branch, the RNN branch also learns
+            the n-gram branch's probabilities on the unlabelled texts (knowledge
+            distillation, Tang et al. 2019), besides the labels of the training texts.
+        ppmi_unlabelled: With `fit(unlabelled=...)`, the `"ppmi"` word vectors are learned on
+            the training and the unlabelled texts.
+        max_unlabelled: Size cap: at most this many unlabelled texts are used (the first
+            ones).
         max_train_minutes: Wall-clock budget of the whole `fit` (both branches); training
             stops after the current batch when it is spent and the best weights so far are
             kept. None = no limit.
@@ -91,6 +99,9 @@ class SentimentConfig(TaskConfig):
     learning_rate: float = 2e-3
     patience: int = 2
     validation_split: float = 0.2
+    distill: bool = True
+    ppmi_unlabelled: bool = True
+    max_unlabelled: int = 200_000
     max_train_minutes: float | None = None
     seed: int = 42
     verbose: int = 1
@@ -114,6 +125,7 @@ class SentimentConfig(TaskConfig):
             "epochs",
             "learning_rate",
             "max_train_minutes",
+            "max_unlabelled",
         )
         if self.max_tokens < 3:
             self.fail("max_tokens", ">= 3 (padding, [UNK] and at least one word)")

@@ -72,6 +72,28 @@ def predict_texts(model: Any, texts: Sequence[Any], batch_size: int = 256) -> Se
     return SentimentPrediction(out["probability"].astype(np.float32), labels)
 
 
+def branch_probabilities(
+    model: Any, texts: Sequence[Any], batch_size: int = 256
+) -> dict[str, np.ndarray]:
+    """Raw texts -> the probability of each branch alone and of the blend, through
+    `model.run("branches", text=...)`: `{"ngram_branch": (N,), "rnn_branch": (N,),
+    "blend": (N,)}` ((N, C) with more than two classes).
+
+    Raises:
+        UserInputError: the model has no `branches` signature (exported before it existed).
+    """
+    if "branches" not in model.signature_names:
+        raise UserInputError(
+            "This sentiment model has no 'branches' signature (exported by an older "
+            "rnn_apps); re-export it with `rnn-apps sentiment export --model DIR`."
+        )
+    texts = as_bytes(texts)
+    out = run_batched(texts, lambda b: model.run("branches", text=b), batch_size)
+    if not out:  # no texts: the signature's own empty outputs
+        out = model.run("branches", text=np.zeros((0,), dtype=object))
+    return {k: v.astype(np.float32) for k, v in out.items()}
+
+
 def classification_metrics(
     y_true: np.ndarray, prob: np.ndarray, class_names: Sequence[str]
 ) -> dict[str, Any]:
@@ -119,8 +141,10 @@ def evaluate_texts(
     histories: Mapping[str, Any] | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
-    """Metrics of `model` on labelled texts (`classification_metrics`); with `output_dir`,
-    writes `confusion_matrix.png` (and `learning_curves.png` from `histories`) there.
+    """Metrics of `model` on labelled texts (`classification_metrics` of the blend, plus
+    `branch_accuracy`: the accuracy of each branch alone and of the blend, when the model has
+    the `branches` signature); with `output_dir`, writes `confusion_matrix.png` (and
+    `learning_curves.png` from `histories`) there.
 
     Raises:
         UserInputError: no texts, texts and labels of different lengths, a missing label or
@@ -136,8 +160,16 @@ def evaluate_texts(
         raise UserInputError(f"Got {len(texts)} texts but {len(labels)} labels.")
     class_names = list(model.metadata["class_names"])
     y = encode_labels(labels, class_names)
-    prob = predict_texts(model, texts, batch_size).probabilities
+    if "branches" in model.signature_names:  # one pass gives every branch and the blend
+        probs = branch_probabilities(model, texts, batch_size)
+        prob = probs["blend"]
+    else:  # an export made before the `branches` signature
+        probs, prob = {}, predict_texts(model, texts, batch_size).probabilities
     out = classification_metrics(y, prob, class_names)
+    if probs:
+        out["branch_accuracy"] = {
+            name: classification_metrics(y, p, class_names)["accuracy"] for name, p in probs.items()
+        }
     if output_dir is not None:
         out_dir = Path(output_dir)
         reporting.plot_confusion_matrix(

@@ -19,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from rnn_apps.layers.text import OOV_ID, CapIds, HeadTailCrop, LogitBlend, NgramHashing, TfidfBag
+from rnn_apps.layers.text import (
+    OOV_ID,
+    CapIds,
+    HeadTailCrop,
+    LogitBlend,
+    NgramHashing,
+    SoftBinaryAccuracy,
+    TfidfBag,
+)
 from rnn_apps.tasks.sentiment.config import SentimentConfig
 
 NGRAM_BRANCH = "ngram_branch"
@@ -101,7 +109,7 @@ def compile_branch(model: Any, output_dim: int, learning_rate: float) -> Any:
 
     if output_dim == 1:
         loss = keras.losses.BinaryCrossentropy(from_logits=True)
-        metrics = [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
+        metrics = [SoftBinaryAccuracy(name="accuracy")]  # targets may be soft (distillation)
     else:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]

@@ -8,6 +8,10 @@ class names in `postprocess`).
 Input size cap: every text is cut at `MAX_TEXT_BYTES` bytes before any other processing (IMDB's
 longest review has about 14 kB), so a huge input costs no more than a long review.
 
+No evidence, no opinion: a text whose standardised form holds no letter and no digit (empty,
+blank, punctuation, emoji, bare markup) gets the training class prior (`class_prior`) from
+`postprocess`, not whatever the network makes of an empty sequence.
+
 Shape legend: B batch, T tokens, C classes, O output width (1 for two classes, else C).
 """
 
@@ -131,6 +135,13 @@ def encode_labels(labels: Sequence[Any], class_names: Sequence[str]) -> np.ndarr
     return np.array([index[v] for v in labels], dtype=np.int64)
 
 
+def has_evidence(texts: Any) -> Any:
+    """(B,) tf.string -> (B,) bool: does the standardised text hold a letter or a digit?"""
+    import tensorflow as tf
+
+    return tf.strings.regex_full_match(standardize_text(texts), r"(?s).*[\p{L}\p{N}].*")
+
+
 class SentimentPreprocessor:
     """Texts -> right-padded token ids, and the way back; class ids <-> class names.
 
@@ -141,6 +152,8 @@ class SentimentPreprocessor:
         max_tokens: Vocabulary size V (padding and [UNK] included).
         max_length: Tokens kept per text (its head).
         class_names: Class names; with two classes the positive one comes last.
+        class_prior: (C,) share of each class among the training labels (`set_class_prior`);
+            the answer to a text without evidence. Uniform until set.
         vectorizer: The `keras.layers.TextVectorization` layer (its lookup table travels
             with the export).
     """
@@ -151,12 +164,15 @@ class SentimentPreprocessor:
         max_length: int,
         class_names: Sequence[str],
         vocabulary: Sequence[str] | None = None,
+        class_prior: Sequence[float] | None = None,
     ) -> None:
         import keras
 
         self.max_tokens = int(max_tokens)
         self.max_length = int(max_length)
         self.class_names = [str(c) for c in class_names]
+        n = len(self.class_names)
+        self.class_prior = [1.0 / n] * n if class_prior is None else [float(v) for v in class_prior]
         self.vectorizer = keras.layers.TextVectorization(
             max_tokens=self.max_tokens,
             standardize=standardize_text,
@@ -232,13 +248,39 @@ class SentimentPreprocessor:
         """Labels -> (N,) int64 class ids (see `encode_labels`)."""
         return encode_labels(labels, self.class_names)
 
-    def postprocess(self, logits: Any) -> dict[str, Any]:
-        """(B, O) logits -> `probability` float32 (B,) = P(positive class) for two classes,
-        else (B, C) softmax; and `label` (B,) tf.string, the predicted class name (threshold
-        0.5 / arg max). Used by the export and by in-process prediction alike."""
+    def set_class_prior(self, class_ids: np.ndarray) -> SentimentPreprocessor:
+        """Sets `class_prior` from (N,) training class ids (add-one smoothed)."""
+        counts = np.bincount(np.asarray(class_ids, np.int64), minlength=len(self.class_names))
+        prior = (counts + 1.0) / (counts.sum() + len(self.class_names))
+        self.class_prior = [float(v) for v in prior]
+        return self
+
+    def prior_logits(self) -> np.ndarray:
+        """(O,) logits whose `postprocess` is `class_prior`."""
+        prior = np.clip(np.asarray(self.class_prior, np.float64), 1e-6, 1.0)
+        if self.output_dim == 1:
+            return np.array([np.log(prior[-1] / prior[0])], np.float32)
+        return np.log(prior).astype(np.float32)
+
+    def no_evidence_to_prior(self, logits: Any, texts: Any) -> Any:
+        """(B, O) logits, (B,) texts -> (B, O) logits, the prior's where a text has no
+        letter or digit (`has_evidence`)."""
         import tensorflow as tf
 
         logits = tf.cast(logits, tf.float32)
+        evidence = has_evidence(texts)[:, None]  # (B, 1)
+        return tf.where(evidence, logits, tf.constant(self.prior_logits())[None, :])
+
+    def postprocess(self, logits: Any, texts: Any = None) -> dict[str, Any]:
+        """(B, O) logits -> `probability` float32 (B,) = P(positive class) for two classes,
+        else (B, C) softmax; and `label` (B,) tf.string, the predicted class name (threshold
+        0.5 / arg max). With the (B,) `texts`, a text without evidence gets `class_prior`.
+        Used by the export and by in-process prediction alike."""
+        import tensorflow as tf
+
+        logits = tf.cast(logits, tf.float32)
+        if texts is not None:
+            logits = self.no_evidence_to_prior(logits, texts)
         names = tf.constant(self.class_names)
         if self.output_dim == 1:
             prob = tf.sigmoid(logits[:, 0])  # (B,)
@@ -250,12 +292,22 @@ class SentimentPreprocessor:
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict[str, Any]:
-        """JSON state: `class_names` and `vocabulary` (with `from_state`, the inverse)."""
-        return {"class_names": self.class_names, "vocabulary": self.get_vocabulary()}
+        """JSON state: `class_names`, `class_prior` and `vocabulary` (`from_state` inverts)."""
+        return {
+            "class_names": self.class_names,
+            "class_prior": self.class_prior,
+            "vocabulary": self.get_vocabulary(),
+        }
 
     @classmethod
     def from_state(
         cls, state: dict[str, Any], max_tokens: int, max_length: int
     ) -> SentimentPreprocessor:
         """The preprocessor saved by `get_state`."""
-        return cls(max_tokens, max_length, state["class_names"], vocabulary=state["vocabulary"])
+        return cls(
+            max_tokens,
+            max_length,
+            state["class_names"],
+            vocabulary=state["vocabulary"],
+            class_prior=state.get("class_prior"),
+        )

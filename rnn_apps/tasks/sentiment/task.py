@@ -11,13 +11,22 @@
    fitted on the validation split.
 3. `SentimentPreprocessor.postprocess`: logits -> `probability` and `label`.
 
+With `fit(unlabelled=...)` (IMDB: the 50,000 `unsup` reviews) the RNN branch also learns the
+n-gram branch's probabilities on the unlabelled texts (distillation) and its word vectors are
+counted on them too; with `fit(groups=...)` (IMDB: movie ids) the validation split keeps every
+movie on one side.
+
 Export: `serving_default`: `text` tf.string [None] -> `probability` float32 [None] (two
-classes: P(positive class)) or [None, C], and `label` tf.string [None].
+classes: P(positive class)) or [None, C], and `label` tf.string [None]; `branches`: `text` ->
+the probability of each branch alone and of the blend (`ngram_branch`, `rnn_branch`, `blend`),
+so what the RNN adds can be checked from the SavedModel alone. A text without any letter or
+digit gets the training class prior from every output.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +42,7 @@ from rnn_apps.tasks.sentiment.data import as_text_list
 from rnn_apps.tasks.sentiment.inference import (
     SentimentPrediction,
     as_bytes,
+    branch_probabilities,
     classification_metrics,
     evaluate_texts,
     predict_texts,
@@ -86,6 +96,8 @@ class SentimentClassifier(Task):
         validation_data: tuple[Sequence[Any], Sequence[Any]] | None = None,
         class_names: Sequence[str] | None = None,
         positive_label: str | None = None,
+        groups: Sequence[Any] | None = None,
+        unlabelled: Sequence[Any] | None = None,
         work_dir: str | os.PathLike | None = None,
         tensorboard: bool = False,
         strategy: Any = None,
@@ -101,6 +113,12 @@ class SentimentClassifier(Task):
                 training data.
             class_names: Fix the class order (default: sorted; see `class_names_of`).
             positive_label: With two classes, the class whose probability is reported.
+            groups: (N,) group of every training text (IMDB: its movie id): the validation
+                split then holds out whole groups. Ignored with `validation_data`.
+            unlabelled: Extra texts without labels (at most `max_unlabelled` are used): the
+                RNN branch learns the n-gram branch's probabilities on them (`distill`) and
+                the word vectors are counted on them (`ppmi_unlabelled`). The vocabulary is
+                adapted on the labelled training texts only.
             work_dir: Run folder: `BackupAndRestore` checkpoints under `work_dir/backup/ngram`
                 and `work_dir/backup/rnn` (an interrupted `fit` with the same `work_dir`
                 resumes), TensorBoard logs under `work_dir/logs`.
@@ -113,7 +131,8 @@ class SentimentClassifier(Task):
 
         Raises:
             UserInputError: no texts, texts and labels of different lengths, a missing (NaN)
-                label, fewer than two classes, a label not in `class_names`.
+                label, fewer than two classes, a label not in `class_names`, `groups` of
+                another length than `texts`.
         """
         if labels is None:
             if not (isinstance(texts, tuple) and len(texts) == 2):
@@ -135,7 +154,20 @@ class SentimentClassifier(Task):
                 as_text_list(validation_data[0], "validation texts"),
                 check_labels(validation_data[1], "validation labels"),
             )
+        if groups is not None:
+            groups = ["" if g is None else str(g) for g in groups]
+            if len(groups) != len(texts):
+                raise UserInputError(
+                    f"Got {len(texts)} texts but {len(groups)} groups: give one group (e.g. "
+                    "movie id) per training text."
+                )
         self._class_names = names
+        self._groups = groups
+        self._unlabelled = (
+            None
+            if unlabelled is None or not len(unlabelled)
+            else as_text_list(list(unlabelled)[: self.config.max_unlabelled], "unlabelled")
+        )
         return super().fit(
             (texts, labels),
             validation,
@@ -163,10 +195,16 @@ class SentimentClassifier(Task):
                 raise UserInputError(
                     f"Only {len(texts)} texts: need at least 4 to hold out a validation split."
                 )
-            perm = np.random.default_rng(cfg.seed).permutation(len(texts))
-            n_val = max(1, int(round(cfg.validation_split * len(texts))))
-            val_texts, y_val = [texts[i] for i in perm[:n_val]], y[perm[:n_val]]
-            texts, y = [texts[i] for i in perm[n_val:]], y[perm[n_val:]]
+            if getattr(self, "_groups", None) is not None:
+                from rnn_apps.data.splits import group_split
+
+                fit_idx, val_idx = group_split(self._groups, cfg.validation_split, cfg.seed)
+            else:
+                perm = np.random.default_rng(cfg.seed).permutation(len(texts))
+                n_val = max(1, int(round(cfg.validation_split * len(texts))))
+                fit_idx, val_idx = perm[n_val:], perm[:n_val]
+            val_texts, y_val = [texts[i] for i in val_idx], y[val_idx]
+            texts, y = [texts[i] for i in fit_idx], y[fit_idx]
         else:
             val_texts, y_val = validation[0], pre.encode_labels(validation[1])
         if run.multi_worker and len(texts) < cfg.batch_size:
@@ -176,7 +214,10 @@ class SentimentClassifier(Task):
             )
         with step(f"Adapting the vocabulary on {len(texts)} training texts", cfg.verbose):
             pre.adapt(texts)
+        pre.set_class_prior(y)
         self.preprocessor_ = pre
+        self.step_seconds_: dict[str, float] = {}
+        clock = time.monotonic()
         vocab_size, out_dim = pre.vocabulary_size, pre.output_dim
         train_ds = self._dataset(texts, y, train=True)
         val_ds = self._dataset(val_texts, y_val, train=False)
@@ -199,23 +240,66 @@ class SentimentClassifier(Task):
                 ngram, train_ds, val_ds, name="ngram", epochs=cfg.ngram_epochs, **common
             )
             branches.append(ngram)
+            clock = self._lap("ngram", clock)
+        unlabelled = getattr(self, "_unlabelled", None) or []
+        rnn_ds = train_ds
+        self.num_distilled_ = 0
+        if unlabelled and cfg.distill and branches and not run.multi_worker:
+            what = f"Labelling {len(unlabelled)} unlabelled texts (n-gram teacher)"
+            with step(what, cfg.verbose):
+                teacher = self._teacher_targets(branches[0], unlabelled)
+            targets = np.concatenate([y.astype(teacher.dtype), teacher])
+            rnn_ds = self._dataset(list(texts) + unlabelled, targets, train=True)
+            self.num_distilled_ = len(unlabelled)
+            clock = self._lap("distillation_targets", clock)
         with run.strategy.scope():
             rnn = model_lib.build_rnn_branch(cfg, vocab_size, out_dim)
             model_lib.compile_branch(rnn, out_dim, cfg.learning_rate)
         if cfg.embedding_init == "ppmi":
             embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
             rows = int(embedding.input_dim)
+            ppmi_ds = train_ds
+            if unlabelled and cfg.ppmi_unlabelled:
+                ppmi_ds = rnn_ds
+                if rnn_ds is train_ds:  # no distillation: tokenise the unlabelled texts here
+                    dummy = np.zeros(len(texts) + len(unlabelled), y.dtype)
+                    ppmi_ds = self._dataset(list(texts) + unlabelled, dummy, train=False)
             with step(f"Learning {rows} word vectors (PPMI + SVD)", cfg.verbose):
-                vectors = model_lib.ppmi_vectors(cfg, train_ds, rows)
+                vectors = model_lib.ppmi_vectors(cfg, ppmi_ds, rows)
             if vectors is not None:
                 embedding.embeddings.assign(vectors)
-        self.train_model(rnn, train_ds, val_ds, name="rnn", epochs=cfg.epochs, **common)
+            clock = self._lap("word_vectors", clock)
+        self.train_model(rnn, rnn_ds, val_ds, name="rnn", epochs=cfg.epochs, **common)
         branches.append(rnn)
+        clock = self._lap("rnn", clock)
         self.epochs_ = {k: len(h.get("loss", [])) for k, h in self.history_.items()}
 
         self.model_ = model_lib.build_sentiment_model(branches, out_dim)
         with step("Fitting the branch blend on the validation texts", cfg.verbose):
             self._fit_blend(branches, val_ds)
+        self._lap("blend", clock)
+
+    def _lap(self, name: str, since: float) -> float:
+        """Records the seconds since `since` as step `name`; returns the time now."""
+        now = time.monotonic()
+        self.step_seconds_[name] = round(now - since, 1)
+        return now
+
+    def _teacher_targets(self, teacher: Any, texts: Sequence[str]) -> np.ndarray:
+        """The trained n-gram branch's targets for unlabelled texts, in input order: (N,)
+        float32 probabilities (two classes) or (N,) int arg max classes (self-training)."""
+        import tensorflow as tf
+
+        pre = self.preprocessor_
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def targets(text):
+            return pre.postprocess(teacher(pre(text), training=False), text)["probability"]
+
+        out = run_batched(as_bytes(texts), lambda b: {"p": targets(tf.constant(b))}, 512)["p"]
+        if pre.output_dim == 1:
+            return out.astype(np.float32)
+        return out.argmax(axis=1).astype(np.int64)
 
     def _dataset(self, texts: Sequence[str], y: np.ndarray, *, train: bool, fixed_batches=False):
         """tf.data of (tokens (B, T) right-padded, y (B,)), bucketed by length.
@@ -305,15 +389,27 @@ class SentimentClassifier(Task):
         from rnn_apps.export import Endpoint
 
         pre, model = self.preprocessor_, self.model_
+        branches = model_lib.branches_of(model)
+        spec = [tf.TensorSpec([None], tf.string, name="text")]
 
         def serve(text):
             tokens = pre(text)  # (B,) -> (B, T)
-            return pre.postprocess(model(tokens, training=False))  # (B, O) -> (B,), (B,)
+            return pre.postprocess(model(tokens, training=False), text)  # -> (B,), (B,)
 
-        return [Endpoint("serving_default", serve, [tf.TensorSpec([None], tf.string, name="text")])]
+        def probabilities(text):
+            tokens = pre(text)  # (B,) -> (B, T)
+            logits = {b.name: b(tokens, training=False) for b in branches}  # each (B, O)
+            logits["blend"] = model(tokens, training=False)
+            return {k: pre.postprocess(z, text)["probability"] for k, z in logits.items()}
+
+        return [
+            Endpoint("serving_default", serve, spec),
+            Endpoint("branches", probabilities, spec),
+        ]
 
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
-        return {"serving_default": {"text": np.array(SAMPLE_TEXTS, dtype=object)}}
+        texts = {"text": np.array(SAMPLE_TEXTS, dtype=object)}
+        return {"serving_default": texts, "branches": texts}
 
     def export_metadata(self) -> dict[str, Any]:
         pre, cfg = self.preprocessor_, self.config
@@ -338,6 +434,8 @@ class SentimentClassifier(Task):
     def get_state(self) -> dict[str, Any]:
         return {
             **self.preprocessor_.get_state(),
+            "step_seconds": getattr(self, "step_seconds_", {}),
+            "num_distilled": getattr(self, "num_distilled_", 0),
             "epochs": getattr(self, "epochs_", {}),
             "validation_metrics": getattr(self, "validation_metrics_", {}),
             "validation_report": getattr(self, "validation_report_", {}),
@@ -348,6 +446,8 @@ class SentimentClassifier(Task):
         cfg = self.config
         self.preprocessor_ = SentimentPreprocessor.from_state(state, cfg.max_tokens, cfg.max_length)
         self.epochs_ = state.get("epochs", {})
+        self.step_seconds_ = state.get("step_seconds", {})
+        self.num_distilled_ = state.get("num_distilled", 0)
         self.validation_metrics_ = state.get("validation_metrics", {})
         self.validation_report_ = state.get("validation_report", {})
 
@@ -366,23 +466,11 @@ class SentimentClassifier(Task):
     def branch_probabilities(
         self, texts: Sequence[Any], batch_size: int = 256
     ) -> dict[str, np.ndarray]:
-        """Probabilities of each branch alone and of the blend:
-        `{"ngram_branch": ..., "rnn_branch": ..., "blend": ...}`, each (B,) or (B, C)."""
-        import tensorflow as tf
-
+        """Probabilities of each branch alone and of the blend (the export's `branches`
+        signature): `{"ngram_branch": ..., "rnn_branch": ..., "blend": ...}`, each (B,) or
+        (B, C)."""
         self._check_fitted()
-        pre, model = self.preprocessor_, self.model_
-        branches = model_lib.branches_of(model)
-        names = [b.name for b in branches] + ["blend"]
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-        def probabilities(text):
-            tokens = pre(text)
-            logits = [b(tokens, training=False) for b in branches] + [model(tokens, training=False)]
-            return {n: pre.postprocess(z)["probability"] for n, z in zip(names, logits)}
-
-        out = run_batched(as_bytes(texts), lambda b: probabilities(tf.constant(b)), batch_size)
-        return out or {n: np.zeros((0,), np.float32) for n in names}
+        return branch_probabilities(self, texts, batch_size)
 
     def evaluate(
         self,

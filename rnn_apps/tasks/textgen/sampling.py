@@ -4,7 +4,10 @@ Generation costs one recurrent step per new token: the prompt runs once through 
 layers (`layer(x, mask=...)`, which returns each row's state at its last valid step), then a
 `tf.while_loop` calls each layer's *cell* on one token at a time, carrying the states. The
 whole loop is in the graph, so the exported `generate` signature runs it too, and
-`TextGenerator.generate` runs the very same function in process (`Task.run`).
+`TextGenerator.generate` runs the very same function in process (`Task.run`). By default the
+loop after the prompt is one XLA-compiled function (`LMGraph(jit_compile=True)`, kept in the
+export): about 3x the characters per second of the plain loop for one prompt on a CPU
+(`benchmarks/throughput.py`).
 
 Sampling arguments (Python API and SavedModel alike):
 - prompts: (B,) strings, each at most `MAX_PROMPT_CHARS` characters; an empty batch returns
@@ -95,12 +98,29 @@ class LMGraph:
         model: The stateless LM, ids (B, T) -> logits (B, T, V).
         vocab: Its `Vocabulary` (text <-> ids).
         unigram_logits: (V,) log-probabilities of the first token of a text.
+        jit_compile: Run the sampling loop (every step after the prompt) as one XLA-compiled
+            function (`tf.function(jit_compile=True)`, kept in the export). The plain
+            `tf.while_loop` pays the graph executor's per-op overhead at every step, which
+            dominates for one prompt (about 3x slower on a 2-core CPU, see
+            `benchmarks/throughput.py`). XLA compiles once per batch size (in a server:
+            the first request of each new batch size is slower). Sampled texts differ between
+            the two settings for the same seed (XLA's categorical sampler draws differently);
+            each is reproducible. Greedy decoding gives the same ids.
     """
 
-    def __init__(self, model: Any, vocab: Vocabulary, unigram_logits: np.ndarray) -> None:
+    def __init__(
+        self,
+        model: Any,
+        vocab: Vocabulary,
+        unigram_logits: np.ndarray,
+        *,
+        jit_compile: bool = True,
+    ) -> None:
         import tensorflow as tf
 
         self.model = model
+        self.jit_compile = jit_compile
+        self._xla_loop = tf.function(self._sample_loop, jit_compile=True)
         self.vocab = vocab
         _ = vocab.lookup, vocab.inverse  # build the lookup tables now, outside any tf.function
         self.embedding, self.rnns, self.state_counts, self.head = lm_parts(model)
@@ -242,19 +262,22 @@ class LMGraph:
         batch = tf.shape(prompts)[0]
         n = tf.where(batch > 0, n, 0)  # an empty batch: nothing to run
         states, logits = self.run_prompt(self.vocab.encode(prompts))
-        out = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None])
         seed = tf.cast(seed, tf.int32)
+        if self.jit_compile:
+            sampling = (tf.cast(temperature, tf.float32), tf.cast(top_k, tf.int32))
+            sampling += (tf.cast(top_p, tf.float32), seed)
+            return tf.cond(  # XLA cannot compile a zero-size batch
+                batch > 0,
+                lambda: tf.transpose(self._xla_loop(logits, n, *sampling, *states)[:n]),
+                lambda: tf.zeros([batch, 0], tf.int32),
+            )  # (cap, B) -> (B, N)
+        out = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None])
 
         def cond(i, logits, out, *states):
             return i < n
 
         def body(i, logits, out, *states):
-            filtered = self.filter_logits(logits, temperature, top_k, top_p)
-            sampled = tf.random.stateless_categorical(
-                filtered, 1, seed=tf.stack([seed, i]), dtype=tf.int32
-            )[:, 0]  # (B,)
-            greedy = tf.argmax(filtered, axis=-1, output_type=tf.int32)
-            tok = tf.where(temperature > 0.0, sampled, greedy)
+            tok = self._next_token(logits, i, temperature, top_k, top_p, seed)
             out = out.write(i, tok)
             logits, new_states = self.step(tok, list(states))
             return (i + 1, logits, out, *new_states)
@@ -266,6 +289,41 @@ class LMGraph:
             lambda: tf.transpose(written.stack(), [1, 0]),  # (N, B) -> (B, N)
             lambda: tf.zeros([batch, 0], tf.int32),
         )
+
+    def _next_token(
+        self, logits: Any, i: Any, temperature: Any, top_k: Any, top_p: Any, seed: Any
+    ) -> Any:
+        """Step `i`'s token (B,) from its logits (B, V): sampled (seeded by `(seed, i)`) or
+        greedy when `temperature <= 0`."""
+        import tensorflow as tf
+
+        filtered = self.filter_logits(logits, temperature, top_k, top_p)
+        sampled = tf.random.stateless_categorical(
+            filtered, 1, seed=tf.stack([seed, i]), dtype=tf.int32
+        )[:, 0]  # (B,)
+        greedy = tf.argmax(filtered, axis=-1, output_type=tf.int32)
+        return tf.where(temperature > 0.0, sampled, greedy)
+
+    def _sample_loop(
+        self, logits: Any, n: Any, temperature: Any, top_k: Any, top_p: Any, seed: Any, *states
+    ) -> Any:
+        """The sampling loop with a fixed-size output buffer, XLA-compilable (static shapes
+        for a given batch size): logits (B, V), states -> ids (MAX_NEW_TOKENS_CAP, B), of
+        which the first `n` rows are written."""
+        import tensorflow as tf
+
+        buf = tf.zeros([MAX_NEW_TOKENS_CAP, tf.shape(logits)[0]], tf.int32)
+
+        def cond(i, logits, buf, *states):
+            return i < n
+
+        def body(i, logits, buf, *states):
+            tok = self._next_token(logits, i, temperature, top_k, top_p, seed)
+            buf = tf.tensor_scatter_nd_update(buf, tf.reshape(i, [1, 1]), tok[None, :])
+            logits, new_states = self.step(tok, list(states))
+            return (i + 1, logits, buf, *new_states)
+
+        return tf.while_loop(cond, body, (tf.constant(0), logits, buf, *states))[2]
 
     def generate(self, prompts: Any, *sampling: Any) -> Any:
         """(B,) prompts -> (B,) prompt + continuation; `sampling` = max_new_tokens,
