@@ -54,13 +54,11 @@ def _load_with_groups(
         if group_column is None:
             texts, labels = load_text_data(args.data, args.text_column, args.label_column)
             return texts, labels, None, Path(args.data).name
-        import pandas as pd
-
-        from rnn_apps.tasks.sentiment import load_text_dataframe
+        from rnn_apps.tasks.sentiment.data import load_text_dataframe, read_csv_file
 
         if not str(args.data).lower().endswith(".csv"):
             raise UserInputError("--group-column needs a CSV file as --data.")
-        df = pd.read_csv(args.data)
+        df = read_csv_file(args.data)
         if group_column not in df.columns:
             raise UserInputError(
                 f"--group-column {group_column!r} is not a column of {Path(args.data).name}; "

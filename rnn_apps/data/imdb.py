@@ -69,10 +69,12 @@ def _frame(rows: list[tuple[str, str, int, int]], movies: dict[str, list[str]]) 
     is the `urls_<label>.txt` of the split (missing: `movie_id` is `""`). Unlabelled reviews
     get the label None."""
     rows.sort(key=lambda r: (r[1], r[3]))
-    movie = [
-        (movies.get(label) or [])[rid] if rid < len(movies.get(label) or []) else ""
-        for _, label, _, rid in rows
-    ]
+
+    def movie_of(label: str, review_id: int) -> str:
+        ids = movies.get(label, [])
+        return ids[review_id] if review_id < len(ids) else ""
+
+    movie = [movie_of(label, rid) for _, label, _, rid in rows]
     df = pd.DataFrame(rows, columns=list(COLUMNS[:4]))
     df["rating"] = df["rating"].astype("int64")
     df["review_id"] = df["review_id"].astype("int64")

@@ -516,3 +516,24 @@ def test_imdb_train_holds_out_movies_and_reads_the_unlabelled_reviews(
     out = capsys.readouterr().out
     assert "Accuracy by branch: ngram" in out and "blend" in out
     assert run_cli("sentiment", "train", "--data", "x.csv", "--unlabelled") == 2
+
+
+def test_group_column_of_a_csv(tmp_path, monkeypatch, capsys):
+    texts, labels = corpus(160, seed=13)
+    pd.DataFrame(
+        {"text": texts, "label": labels, "movie": [f"m{i % 20}" for i in range(160)]}
+    ).to_csv(tmp_path / "r.csv", index=False)
+    (tmp_path / "tiny.yaml").write_text("\n".join(f"{k}: {v}" for k, v in TINY.items()))
+    (tmp_path / "bad.csv").write_bytes(b'text,label,movie\n"unclosed,1,m\n')
+    monkeypatch.chdir(tmp_path)
+    common = ["sentiment", "train", "--config", "tiny.yaml", "--epochs", "1"]
+    assert run_cli(*common, "--data", "r.csv", "--group-column", "film", "--output-dir", "x") == 2
+    assert "--group-column 'film' is not a column" in capsys.readouterr().err
+    assert run_cli(*common, "--data", "bad.csv", "--group-column", "movie") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Could not read CSV file" in err
+    argv = [*common, "--data", "r.csv", "--group-column", "movie", "--output-dir", "g"]
+    assert run_cli(*argv) == 0
+    report = json.loads((tmp_path / "g" / "report.json").read_text())
+    assert report["validation"]["split"] == "by group"
+    assert report["validation"]["num_examples"] % 8 == 0  # whole movies of 8 reviews

@@ -88,9 +88,19 @@ def load_text_data(
                 "(e.g. pos/, neg/) with one text file per example."
             )
         return texts, labels
+    return load_text_dataframe(read_csv_file(path), text_column, label_column)
+
+
+def read_csv_file(path: str | Path) -> Any:
+    """A CSV file as a pandas DataFrame.
+
+    Raises:
+        UserInputError: the file is missing or unreadable, in one line.
+    """
+    import pandas as pd
+
     try:
-        df = pd.read_csv(path)
+        return pd.read_csv(path)
     except Exception as err:  # pandas raises many parser error types
         message = " ".join(str(err).split())
         raise UserInputError(f"Could not read CSV file {str(path)!r}: {message}") from err
-    return load_text_dataframe(df, text_column, label_column)

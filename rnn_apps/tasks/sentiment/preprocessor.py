@@ -262,25 +262,26 @@ class SentimentPreprocessor:
             return np.array([np.log(prior[-1] / prior[0])], np.float32)
         return np.log(prior).astype(np.float32)
 
-    def no_evidence_to_prior(self, logits: Any, texts: Any) -> Any:
-        """(B, O) logits, (B,) texts -> (B, O) logits, the prior's where a text has no
-        letter or digit (`has_evidence`)."""
+    def no_evidence_to_prior(self, logits: Any, evidence: Any) -> Any:
+        """(B, O) logits, (B,) bool `has_evidence` of their texts -> (B, O) logits, the
+        prior's where a text has no letter or digit."""
         import tensorflow as tf
 
         logits = tf.cast(logits, tf.float32)
-        evidence = has_evidence(texts)[:, None]  # (B, 1)
-        return tf.where(evidence, logits, tf.constant(self.prior_logits())[None, :])
+        prior = tf.constant(self.prior_logits())[None, :]  # (1, O)
+        return tf.where(tf.cast(evidence, tf.bool)[:, None], logits, prior)
 
-    def postprocess(self, logits: Any, texts: Any = None) -> dict[str, Any]:
+    def postprocess(self, logits: Any, evidence: Any = None) -> dict[str, Any]:
         """(B, O) logits -> `probability` float32 (B,) = P(positive class) for two classes,
         else (B, C) softmax; and `label` (B,) tf.string, the predicted class name (threshold
-        0.5 / arg max). With the (B,) `texts`, a text without evidence gets `class_prior`.
-        Used by the export and by in-process prediction alike."""
+        0.5 / arg max). With `evidence` ((B,) bool, `has_evidence` of the texts, computed once
+        per batch by the caller), a text without evidence gets `class_prior`. Used by the
+        export and by in-process prediction alike."""
         import tensorflow as tf
 
         logits = tf.cast(logits, tf.float32)
-        if texts is not None:
-            logits = self.no_evidence_to_prior(logits, texts)
+        if evidence is not None:
+            logits = self.no_evidence_to_prior(logits, evidence)
         names = tf.constant(self.class_names)
         if self.output_dim == 1:
             prob = tf.sigmoid(logits[:, 0])  # (B,)

@@ -53,6 +53,7 @@ from rnn_apps.tasks.sentiment.preprocessor import (
     SentimentPreprocessor,
     check_labels,
     class_names_of,
+    has_evidence,
 )
 
 #: Texts the export is verified with (empty, blank, emoji, bad bytes, markup).
@@ -294,7 +295,8 @@ class SentimentClassifier(Task):
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
         def targets(text):
-            return pre.postprocess(teacher(pre(text), training=False), text)["probability"]
+            logits = teacher(pre(text), training=False)
+            return pre.postprocess(logits, has_evidence(text))["probability"]
 
         out = run_batched(as_bytes(texts), lambda b: {"p": targets(tf.constant(b))}, 512)["p"]
         if pre.output_dim == 1:
@@ -394,13 +396,15 @@ class SentimentClassifier(Task):
 
         def serve(text):
             tokens = pre(text)  # (B,) -> (B, T)
-            return pre.postprocess(model(tokens, training=False), text)  # -> (B,), (B,)
+            logits = model(tokens, training=False)  # (B, O)
+            return pre.postprocess(logits, has_evidence(text))  # -> (B,), (B,)
 
         def probabilities(text):
             tokens = pre(text)  # (B,) -> (B, T)
+            evidence = has_evidence(text)  # (B,), once for every output
             logits = {b.name: b(tokens, training=False) for b in branches}  # each (B, O)
             logits["blend"] = model(tokens, training=False)
-            return {k: pre.postprocess(z, text)["probability"] for k, z in logits.items()}
+            return {k: pre.postprocess(z, evidence)["probability"] for k, z in logits.items()}
 
         return [
             Endpoint("serving_default", serve, spec),
