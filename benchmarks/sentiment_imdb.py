@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from _common import dir_size_mb, peak_rss_mb  # benchmarks/ is on sys.path
@@ -142,6 +143,11 @@ Signature `branches`: `text` -> `ngram_branch`, `rnn_branch`, `blend` (`float32`
 each the probability of the positive class), so what each branch says can be checked from the
 SavedModel alone.
 
+Batches of up to 32 texts (single requests) run the model XLA-compiled on padded shapes
+(lengths rounded up to 16, 32, ..., 512, {max_length} tokens; batch sizes to powers of two);
+the first request of each new padded shape compiles (about a second), later ones reuse it.
+Larger batches run the plain graph.
+
 ## Metrics (test, 25,000 reviews)
 
 | model | validation accuracy ({split}) | test accuracy |
@@ -154,7 +160,7 @@ SavedModel alone.
 Negation and word order (`rnn_apps/tasks/sentiment/probes.py`, 24 short sentences written
 before tuning): {negation_correct} of {negation_total} right.
 
-{rnn_note}Precision {precision:.4f}, recall {recall:.4f}, F1 {f1:.4f}, ROC-AUC {auc:.4f};
+{rnn_note}{ablations}Precision {precision:.4f}, recall {recall:.4f}, F1 {f1:.4f}, ROC-AUC {auc:.4f};
 confusion matrix (rows true neg/pos, columns predicted neg/pos): {cm}.
 
 Training took {train_minutes:.1f} minutes on a shared 2-core CPU ({epochs}; seconds per
@@ -194,6 +200,106 @@ def rnn_note(blend_acc: float, branch_acc: dict, validation: dict, baseline: flo
     )
 
 
+ABLATIONS = ROOT / "benchmarks" / "results" / "sentiment_imdb_ablations.json"
+
+
+def ablation_table(path: Path = ABLATIONS) -> str:
+    """A model-card table of what each step gave, from the ablation runs' JSON ("" without
+    it): one row per run with its validation blend and test accuracy per branch."""
+    if not path.is_file():
+        return ""
+    runs = json.loads(path.read_text())["runs"]
+    rows = [
+        "What each step gave (`benchmarks/results/sentiment_imdb_ablations.json`; chosen by "
+        "validation, test shown):\n",
+        "| run | validation blend | test RNN branch | test n-gram branch | test blend |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for run in runs:
+        val, test = run["validation"], run["test"]
+        cells = [val["blend"], test["rnn_branch"], test["ngram_branch"], test["blend"]]
+        cells = ["not run" if c is None else f"{c:.4f}" for c in cells]
+        rows.append(f"| {run['name']}: {run['change']} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n\n"
+
+
+def write_model_card(export_dir: Path, clf: Any, result: dict[str, Any]) -> None:
+    """Writes `export_dir/MODEL_CARD.md` from the trained (or loaded) pipeline and the run's
+    result (the JSON this benchmark writes)."""
+    import keras
+    import tensorflow as tf
+
+    import rnn_apps
+
+    cfg, val = clf.config, clf.validation_metrics_
+    branch_acc = {k: v for k, v in result.items() if k.startswith("test_accuracy_")}
+    baseline = result.get("baseline_tfidf_lr_accuracy")
+    baseline = float("nan") if baseline is None else baseline
+    num_val = int(result["num_validation"])
+    card = MODEL_CARD.format(
+        vocab=clf.preprocessor_.vocabulary_size,
+        emb=cfg.embedding_dim,
+        emb_init=(
+            "PPMI + SVD word vectors learned on the training"
+            + (" and unlabelled" if result.get("num_unlabelled") and cfg.ppmi_unlabelled else "")
+            + " reviews"
+            if cfg.embedding_init == "ppmi"
+            else "random values"
+        ),
+        rnn_vocab=min(clf.preprocessor_.vocabulary_size, cfg.rnn_max_tokens or 10**9),
+        layers=cfg.num_layers,
+        cell=cfg.cell.upper(),
+        units=cfg.units,
+        dropout=cfg.dropout,
+        emb_dropout=cfg.embedding_dropout,
+        head_dropout=cfg.head_dropout,
+        head=cfg.head,
+        tail=cfg.sequence_length - cfg.head,
+        order=cfg.ngram_order,
+        weighting=(
+            "each n-gram's Naive-Bayes log-count ratio (Wang & Manning 2012)"
+            if cfg.ngram_weighting == "nb"
+            else "inverse document frequency"
+        ),
+        buckets=cfg.ngram_buckets,
+        max_length=cfg.max_length,
+        weights=[round(w, 3) for w in val.get("branch_weights", [])],
+        num_val=num_val,
+        num_fit=int(result["num_train"]) - num_val,
+        split=(
+            "whole movies held out" if result["validation_split"] == "movie" else "random reviews"
+        ),
+        num_unlabelled=f"{clf.num_distilled_:,}",
+        prior=clf.preprocessor_.class_prior[-1],
+        blend_val=f"{val['blend_accuracy']:.4f}",
+        rnn_val=f"{val.get('branch_rnn_branch_accuracy', float('nan')):.4f}",
+        ngram_val=f"{val.get('branch_ngram_branch_accuracy', float('nan')):.4f}",
+        negation_correct=result["probes"]["negation_correct"],
+        negation_total=result["probes"]["negation_total"],
+        step_seconds=", ".join(f"{k} {v:.0f}" for k, v in clf.step_seconds_.items()),
+        command=result["command"],
+        acc=result["test_accuracy"],
+        rnn_acc=f"{branch_acc.get('test_accuracy_rnn_branch', float('nan')):.4f}",
+        ngram_acc=f"{branch_acc.get('test_accuracy_ngram_branch', float('nan')):.4f}",
+        base=baseline,
+        rnn_note=rnn_note(result["test_accuracy"], branch_acc, val, baseline),
+        ablations=ablation_table(),
+        precision=result["test_precision"],
+        recall=result["test_recall"],
+        f1=result["test_f1"],
+        auc=result["test_roc_auc"],
+        cm=result["test_confusion_matrix"],
+        train_minutes=result["train_seconds"] / 60.0,
+        epochs=", ".join(f"{k}: {v} epochs" for k, v in clf.epochs_.items()),
+        rss=result.get("peak_rss_mb") or peak_rss_mb(),
+        created=time.strftime("%Y-%m-%d", time.gmtime()),
+        version=rnn_apps.__version__,
+        tf=tf.__version__,
+        keras=keras.__version__,
+    )
+    (Path(export_dir) / "MODEL_CARD.md").write_text(card)
+
+
 def reproduce_command(argv: list[str]) -> str:
     """The command line that reproduces this run, without machine paths (the path options
     take their defaults; the mirror is `../shared/datasets` beside the repository)."""
@@ -203,7 +309,14 @@ def reproduce_command(argv: list[str]) -> str:
             skip = False
             continue
         name = arg.split("=", 1)[0]
-        if name in ("--data-dir", "--output", "--export-dir", "--work-dir", "--deadline"):
+        if name in (
+            "--data-dir",
+            "--output",
+            "--export-dir",
+            "--work-dir",
+            "--deadline",
+            "--save-pipeline",
+        ):
             skip = "=" not in arg
             continue
         kept.append(arg)
@@ -236,9 +349,28 @@ def main(argv: list[str] | None = None) -> int:
         "--no-unlabelled", action="store_true", help="leave the 50k unlabelled reviews out"
     )
     parser.add_argument("--split", choices=("movie", "random"), default="movie")
+    parser.add_argument(
+        "--card-only",
+        metavar="PIPELINE",
+        default=None,
+        help="only rewrite --export-dir/MODEL_CARD.md from a pipeline saved with "
+        "--save-pipeline and the --output JSON of its run (no training)",
+    )
+    parser.add_argument(
+        "--save-pipeline",
+        default=None,
+        help="also save the trained pipeline there (re-export later without retraining)",
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.card_only:
+        from rnn_apps.tasks.sentiment import SentimentClassifier
+
+        result = json.loads(Path(args.output).read_text())
+        write_model_card(Path(args.export_dir), SentimentClassifier.load(args.card_only), result)
+        print(f"wrote {Path(args.export_dir) / 'MODEL_CARD.md'}", flush=True)
+        return 0
     import keras
     import tensorflow as tf
 
@@ -408,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
             "validation_split": args.split,
             "num_unlabelled": len(unlabelled),
             "num_unlabelled_distilled": clf.num_distilled_,
+            "distill_rounds": clf.distill_rounds_,
             "num_test": len(test_texts),
             "train_seconds": round(clf.train_seconds_, 1),
             "step_seconds": clf.step_seconds_,
@@ -417,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             "time_budget_exhausted": clf.time_budget_exhausted_,
             "validation": clf.validation_metrics_,
             "config": config.to_dict(),
+            "command": reproduce_command(sys.argv[1:] if argv is None else argv),
             "history": clf.history_,
             "plots": plots,
             "versions": {
@@ -428,6 +562,9 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
 
+    if args.save_pipeline:
+        clf.save(args.save_pipeline)
+        print(f"pipeline saved to {args.save_pipeline}", flush=True)
     if not args.skip_export:
         export_dir = Path(args.export_dir)
         report = clf.export(
@@ -465,71 +602,7 @@ def main(argv: list[str] | None = None) -> int:
                 "export_max_abs_diff_500_test_reviews": max_diff,
             }
         )
-        cfg = config
-        card = MODEL_CARD.format(
-            vocab=clf.preprocessor_.vocabulary_size,
-            emb=cfg.embedding_dim,
-            emb_init=(
-                "PPMI + SVD word vectors learned on the training"
-                + (" and unlabelled" if unlabelled and cfg.ppmi_unlabelled else "")
-                + " reviews"
-                if cfg.embedding_init == "ppmi"
-                else "random values"
-            ),
-            rnn_vocab=min(clf.preprocessor_.vocabulary_size, cfg.rnn_max_tokens or 10**9),
-            layers=cfg.num_layers,
-            cell=cfg.cell.upper(),
-            units=cfg.units,
-            dropout=cfg.dropout,
-            emb_dropout=cfg.embedding_dropout,
-            head_dropout=cfg.head_dropout,
-            head=cfg.head,
-            tail=cfg.sequence_length - cfg.head,
-            order=cfg.ngram_order,
-            weighting=(
-                "each n-gram's Naive-Bayes log-count ratio (Wang & Manning 2012)"
-                if cfg.ngram_weighting == "nb"
-                else "inverse document frequency"
-            ),
-            buckets=cfg.ngram_buckets,
-            max_length=cfg.max_length,
-            weights=[round(w, 3) for w in clf.validation_metrics_.get("branch_weights", [])],
-            num_val=num_val,
-            num_fit=len(train_texts) - num_val,
-            split="whole movies held out" if args.split == "movie" else "random reviews",
-            num_unlabelled=f"{clf.num_distilled_:,}",
-            prior=clf.preprocessor_.class_prior[-1],
-            blend_val=f"{val['blend_accuracy']:.4f}",
-            rnn_val=f"{val.get('branch_rnn_branch_accuracy', float('nan')):.4f}",
-            ngram_val=f"{val.get('branch_ngram_branch_accuracy', float('nan')):.4f}",
-            negation_correct=probes["negation_correct"],
-            negation_total=probes["negation_total"],
-            step_seconds=", ".join(f"{k} {v:.0f}" for k, v in clf.step_seconds_.items()),
-            command=reproduce_command(sys.argv[1:] if argv is None else argv),
-            acc=metrics["accuracy"],
-            rnn_acc=f"{branch_acc.get('test_accuracy_rnn_branch', float('nan')):.4f}",
-            ngram_acc=f"{branch_acc.get('test_accuracy_ngram_branch', float('nan')):.4f}",
-            base=result.get("baseline_tfidf_lr_accuracy", float("nan")),
-            rnn_note=rnn_note(
-                metrics["accuracy"],
-                branch_acc,
-                clf.validation_metrics_,
-                result.get("baseline_tfidf_lr_accuracy", float("nan")),
-            ),
-            precision=metrics["precision"],
-            recall=metrics["recall"],
-            f1=metrics["f1"],
-            auc=metrics["roc_auc"],
-            cm=metrics["confusion_matrix"],
-            train_minutes=clf.train_seconds_ / 60.0,
-            epochs=", ".join(f"{k}: {v} epochs" for k, v in clf.epochs_.items()),
-            rss=peak_rss_mb(),
-            created=time.strftime("%Y-%m-%d", time.gmtime()),
-            version=rnn_apps.__version__,
-            tf=tf.__version__,
-            keras=keras.__version__,
-        )
-        (export_dir / "MODEL_CARD.md").write_text(card)
+        write_model_card(export_dir, clf, result)
         print(f"exported to {export_dir} ({size_mb} MB), max diff {max_diff:.2e}", flush=True)
 
     shutil.rmtree(work_dir, ignore_errors=True)

@@ -45,6 +45,53 @@ _DT_NAMES = {
 }
 
 
+def xla_on_padded_shapes(
+    fn: Callable[[Any], Any], length_buckets: Sequence[int], max_batch: int = 32
+) -> Callable[[Any], Any]:
+    """Wraps a model call on token ids so that small batches (single requests) run
+    XLA-compiled on a few padded shapes; larger batches run `fn` as it is.
+
+    For B <= `max_batch`, `tokens` (B, T), right-padded with 0, are padded with 0 to
+    (B', T'): T' the smallest of `length_buckets` >= T (T itself above the largest) and B' the
+    next power of two. `fn` runs on them as `tf.function(jit_compile=True)` (kept in
+    SavedModels; XLA ships with TensorFlow for CPU and GPU), one fused program instead of an
+    op-by-op loop over time steps, and every output is cut back to its first B rows. XLA
+    compiles once per padded shape (about a second on a CPU, at its first request). Large
+    batches amortise the per-step overhead anyway, and would pay a compile per shape.
+
+    Args:
+        fn: (B, T) int token ids -> a nest of (B, ...) tensors; rows must be independent and
+            invariant to extra 0 padding on the right (masking).
+        length_buckets: Padded lengths T'.
+        max_batch: Largest batch that takes the XLA path.
+
+    Returns:
+        A function of (B, T) tokens with `fn`'s outputs, traceable inside `tf.function`.
+    """
+    import tensorflow as tf
+
+    lengths = tf.constant(sorted({int(b) for b in length_buckets}), tf.int32)
+    sizes = tf.constant([2**k for k in range(32) if 2 ** (k - 1) < max_batch], tf.int32)
+    compiled = tf.function(fn, jit_compile=True)
+
+    def smallest_at_least(candidates, n):
+        fits = tf.boolean_mask(candidates, candidates >= n)
+        return tf.cond(tf.size(fits) > 0, lambda: tf.reduce_min(fits), lambda: n)
+
+    def xla(tokens):
+        shape = tf.shape(tokens)  # (B, T)
+        b, t = shape[0], shape[1]
+        b_pad = smallest_at_least(sizes, tf.maximum(b, 1))
+        padded = tf.pad(tokens, [[0, b_pad - b], [0, smallest_at_least(lengths, t) - t]])
+        return tf.nest.map_structure(lambda x: x[:b], compiled(padded))  # (B', T') -> (B, ...)
+
+    def run(tokens):
+        small = tf.shape(tokens)[0] <= max_batch
+        return tf.cond(small, lambda: xla(tokens), lambda: fn(tokens))
+
+    return run
+
+
 class ExportVerificationError(RuntimeError):
     """The written SavedModel does not reproduce the in-process results, or is not portable."""
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +27,11 @@ from rnn_apps.tasks.forecast import (
     repeat_last_forecast,
     seasonal_naive_forecast,
 )
-from rnn_apps.testing import run_export_roundtrip_test, run_model_saving_test
+from rnn_apps.testing import (
+    run_export_roundtrip_test,
+    run_kill_and_resume_test,
+    run_model_saving_test,
+)
 
 L, H = 48, 12
 ROOT = Path(__file__).resolve().parents[2]
@@ -440,26 +442,9 @@ def test_killed_training_resumes_from_backup(tmp_path):
     csv = tmp_path / "s.csv"
     synthetic(2400).reset_index().to_csv(csv, index=False)
     out = tmp_path / "run"
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.Popen(
-        _train_cmd(csv, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    backup = out / "backup" / "model"
-    deadline = time.monotonic() + 300
-    while not (backup.is_dir() and any(backup.iterdir())) and proc.poll() is None:
-        assert time.monotonic() < deadline, "no backup after 300 s"
-        time.sleep(0.1)
-    time.sleep(0.5)  # into epoch 2
-    assert proc.poll() is None, "training ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (out / "pipeline").exists()
-    again = subprocess.run(
-        _train_cmd(csv, out), env=env, capture_output=True, text=True, timeout=600
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "Epoch 1/3" not in again.stdout and "Epoch 2/3" in again.stdout  # resumed
-    assert (out / "pipeline" / "pipeline.json").is_file() and not (out / "backup").exists()
+    state = run_kill_and_resume_test(_train_cmd(csv, out), out, "model")
+    # Resumed: the second run trained only the epochs after the last backup.
+    assert 1 <= len(state["history"]["model"]["loss"]) < 3
 
 
 @pytest.mark.slow

@@ -204,6 +204,8 @@ def test_config_type_and_range_errors_name_the_key(tmp_path, capsys):
         SentimentConfig.from_dict({"learning_rate": "fast"})
     with pytest.raises(UserInputError, match="'ngram_weighting' must be one of"):
         SentimentClassifier(ngram_weighting="bm25")
+    with pytest.raises(UserInputError, match="'distill_rounds' must be > 0"):
+        SentimentClassifier(distill_rounds=0)
     with pytest.raises(UserInputError, match="Unknown sentiment option"):
         SentimentConfig.from_dict({"hidden": 3})
     with pytest.raises(UserInputError, match="SentimentConfig"):
@@ -370,12 +372,21 @@ def test_groups_and_unlabelled_texts_distil_into_the_rnn():
     texts, labels = corpus(200, seed=5)
     groups = [f"movie{i % 25}" for i in range(len(texts))]  # 8 reviews per movie
     unlabelled, _ = corpus(160, seed=6)
-    cfg = SentimentConfig(**{**TINY, "epochs": 2, "ngram_epochs": 2, "validation_split": 0.2})
-    clf = SentimentClassifier(cfg).fit(texts, labels, groups=groups, unlabelled=unlabelled)
+    tiny = {**TINY, "epochs": 2, "ngram_epochs": 2, "validation_split": 0.2, "distill_rounds": 2}
+    clf = SentimentClassifier(SentimentConfig(**tiny)).fit(
+        texts, labels, groups=groups, unlabelled=unlabelled
+    )
     # Whole movies were held out: 5 of the 25 movies of 8 reviews each.
     assert clf.validation_report_["num_examples"] == 40
     assert clf.num_distilled_ == 160
     assert set(clf.step_seconds_) >= {"ngram", "distillation_targets", "word_vectors", "rnn"}
+    # Round 2 learnt from round 1's blend; the round with the best validation blend is kept.
+    assert [r["round"] for r in clf.distill_rounds_] == [1, 2]
+    assert {"distillation_targets_round2", "rnn_round2"} <= set(clf.step_seconds_)
+    kept = clf.distill_rounds_[clf.validation_metrics_["distill_round_kept"] - 1]
+    assert kept["blend_accuracy"] == max(r["blend_accuracy"] for r in clf.distill_rounds_)
+    assert clf.validation_metrics_["blend_accuracy"] == kept["blend_accuracy"]
+    cfg = SentimentConfig(**{**tiny, "distill_rounds": 1})
     assert clf.predict(["superb loved superb"]).labels == ["1"]
     with pytest.raises(UserInputError, match="groups"):
         SentimentClassifier(cfg).fit(texts, labels, groups=groups[:-1])
@@ -434,6 +445,25 @@ def test_no_evidence_gets_the_prior_and_branches_survive_a_clean_reload(trained,
     for name in ("ngram_branch", "rnn_branch", "blend"):
         np.testing.assert_allclose(served[name], local[name], atol=1e-5, err_msg=name)
     np.testing.assert_allclose(served["serving_default"], local["blend"], atol=1e-5)
+
+
+def test_small_batches_serve_through_xla_with_the_plain_graphs_results(trained, workdir):
+    import copy
+    import dataclasses
+
+    plain = copy.copy(trained)
+    plain.config = dataclasses.replace(trained.config, jit_compile=False)
+    plain._signature_fns = {}
+    texts, _ = corpus(40, seed=9)
+    texts = ["", "superb", *texts]
+    for batch in (texts[:1], texts[:5], texts):  # 1 and 5 texts: XLA; 42: the plain graph
+        fast, slow = trained.branch_probabilities(batch), plain.branch_probabilities(batch)
+        for name in fast:
+            np.testing.assert_allclose(fast[name], slow[name], atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(trained.predict(batch).probabilities, slow["blend"], atol=1e-5)
+    # The export keeps the XLA-compiled function (it serves without rnn_apps: clean-reload test).
+    graph = (workdir / "runs" / "s" / "saved_model" / "saved_model.pb").read_bytes()
+    assert b"_XlaMustCompile" in graph
 
 
 def test_evaluate_reports_every_branch_in_process_and_from_the_export(trained, workdir):

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +29,7 @@ from rnn_apps.tasks.textgen import (
     loss_metrics,
     tokenize,
 )
+from rnn_apps.testing import run_kill_and_resume_test
 
 ROOT = Path(__file__).resolve().parents[2]
 LINES = [
@@ -444,25 +442,6 @@ def test_sigkill_mid_epoch_then_same_command_resumes_and_completes(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "rnn_apps.cli", "textgen", "train", "--text", "big.txt"]
     cmd += ["--output-dir", "run", *CLI_TINY[:-1], "3", "--no-export", "--seed", "1"]
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
-    first = subprocess.Popen(
-        cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    backup = out / "backup" / "lm"
-    deadline = time.monotonic() + 300
-    while not backup.exists():  # written at the end of the first epoch
-        assert first.poll() is None, first.stderr.read().decode()[-3000:]
-        assert time.monotonic() < deadline, "no backup after 5 minutes"
-        time.sleep(0.1)
-    time.sleep(1.0)  # inside the second epoch
-    assert first.poll() is None, "training finished before it could be killed"
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=60)
-    assert not (out / "pipeline" / "pipeline.json").exists()
-
-    second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert second.returncode == 0, second.stderr[-3000:]
-    state = json.loads((out / "pipeline" / "pipeline.json").read_text())
+    state = run_kill_and_resume_test(cmd, out, "lm", cwd=tmp_path, kill_after=1.0)
     # Resumed: the second run trained only the epochs after the last backup.
     assert 1 <= len(state["history"]["lm"]["loss"]) < 3
-    assert not backup.exists()  # BackupAndRestore removes its backup once training completes

@@ -20,7 +20,9 @@ Export: `serving_default`: `text` tf.string [None] -> `probability` float32 [Non
 classes: P(positive class)) or [None, C], and `label` tf.string [None]; `branches`: `text` ->
 the probability of each branch alone and of the blend (`ngram_branch`, `rnn_branch`, `blend`),
 so what the RNN adds can be checked from the SavedModel alone. A text without any letter or
-digit gets the training class prior from every output.
+digit gets the training class prior from every output. With `jit_compile` (default), batches
+of up to 32 texts run the model XLA-compiled on padded shapes
+(`rnn_apps.export.xla_on_padded_shapes`), in the export and in process.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ SAMPLE_TEXTS = [
     b"<script>alert(1)</script> Great film! &amp; <b>moving</b>",
 ]
 LENGTH_BUCKETS = (32, 64, 96, 128, 160, 192, 256, 320, 400, 512, 768)
+#: Token lengths the serving graph pads to when XLA-compiled (plus `max_length`).
+SERVING_LENGTHS = (16, 32, 64, 128, 256, 512)
 
 
 class SentimentClassifier(Task):
@@ -243,42 +247,66 @@ class SentimentClassifier(Task):
             branches.append(ngram)
             clock = self._lap("ngram", clock)
         unlabelled = getattr(self, "_unlabelled", None) or []
-        rnn_ds = train_ds
-        self.num_distilled_ = 0
-        if unlabelled and cfg.distill and branches and not run.multi_worker:
-            what = f"Labelling {len(unlabelled)} unlabelled texts (n-gram teacher)"
-            with step(what, cfg.verbose):
-                teacher = self._teacher_targets(branches[0], unlabelled)
-            targets = np.concatenate([y.astype(teacher.dtype), teacher])
-            rnn_ds = self._dataset(list(texts) + unlabelled, targets, train=True)
-            self.num_distilled_ = len(unlabelled)
-            clock = self._lap("distillation_targets", clock)
-        with run.strategy.scope():
-            rnn = model_lib.build_rnn_branch(cfg, vocab_size, out_dim)
-            model_lib.compile_branch(rnn, out_dim, cfg.learning_rate)
-        if cfg.embedding_init == "ppmi":
-            embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
-            rows = int(embedding.input_dim)
-            ppmi_ds = train_ds
-            if unlabelled and cfg.ppmi_unlabelled:
-                ppmi_ds = rnn_ds
-                if rnn_ds is train_ds:  # no distillation: tokenise the unlabelled texts here
-                    dummy = np.zeros(len(texts) + len(unlabelled), y.dtype)
-                    ppmi_ds = self._dataset(list(texts) + unlabelled, dummy, train=False)
-            with step(f"Learning {rows} word vectors (PPMI + SVD)", cfg.verbose):
-                vectors = model_lib.ppmi_vectors(cfg, ppmi_ds, rows)
-            if vectors is not None:
-                embedding.embeddings.assign(vectors)
-            clock = self._lap("word_vectors", clock)
-        self.train_model(rnn, rnn_ds, val_ds, name="rnn", epochs=cfg.epochs, **common)
-        branches.append(rnn)
-        clock = self._lap("rnn", clock)
+        distilling = bool(unlabelled and cfg.distill and branches and not run.multi_worker)
+        rounds = cfg.distill_rounds if distilling else 1
+        teacher = branches[0] if distilling else None
+        self.num_distilled_ = len(unlabelled) if distilling else 0
+        self.distill_rounds_: list[dict[str, float]] = []
+        vectors = None
+        best: tuple[float, Any, dict[str, Any], dict[str, Any]] | None = None
+        for r in range(1, rounds + 1):
+            name = "rnn" if r == 1 else f"rnn_round{r}"
+            rnn_ds = train_ds
+            if distilling:
+                what = f"Labelling {len(unlabelled)} unlabelled texts (round {r} teacher)"
+                with step(what, cfg.verbose):
+                    soft = self._teacher_targets(teacher, unlabelled)
+                targets = np.concatenate([y.astype(soft.dtype), soft])
+                rnn_ds = self._dataset(list(texts) + unlabelled, targets, train=True)
+                clock = self._lap(
+                    "distillation_targets" if r == 1 else f"distillation_targets_round{r}", clock
+                )
+            with run.strategy.scope():
+                rnn = model_lib.build_rnn_branch(cfg, vocab_size, out_dim)
+                model_lib.compile_branch(rnn, out_dim, cfg.learning_rate)
+            if cfg.embedding_init == "ppmi":
+                embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
+                rows = int(embedding.input_dim)
+                if r == 1:  # the same word vectors start every round
+                    ppmi_ds = train_ds
+                    if unlabelled and cfg.ppmi_unlabelled:
+                        ppmi_ds = rnn_ds
+                        if rnn_ds is train_ds:  # no distillation: tokenise the unlabelled here
+                            dummy = np.zeros(len(texts) + len(unlabelled), y.dtype)
+                            ppmi_ds = self._dataset(list(texts) + unlabelled, dummy, train=False)
+                    with step(f"Learning {rows} word vectors (PPMI + SVD)", cfg.verbose):
+                        vectors = model_lib.ppmi_vectors(cfg, ppmi_ds, rows)
+                    clock = self._lap("word_vectors", clock)
+                if vectors is not None:
+                    embedding.embeddings.assign(vectors)
+            self.train_model(rnn, rnn_ds, val_ds, name=name, epochs=cfg.epochs, **common)
+            clock = self._lap(name, clock)
+            self.model_ = model_lib.build_sentiment_model([*branches, rnn], out_dim)
+            with step("Fitting the branch blend on the validation texts", cfg.verbose):
+                self._fit_blend([*branches, rnn], val_ds)
+            clock = self._lap("blend" if r == 1 else f"blend_round{r}", clock)
+            score = self.validation_metrics_["blend_accuracy"]
+            self.distill_rounds_.append(
+                {
+                    "round": r,
+                    "rnn_branch_accuracy": self.validation_metrics_[f"branch_{rnn.name}_accuracy"],
+                    "blend_accuracy": score,
+                }
+            )
+            if best is None or score > best[0]:
+                metrics = {**self.validation_metrics_, "distill_round_kept": r}
+                best = (score, self.model_, metrics, self.validation_report_)
+            teacher = self.model_  # the next round learns from this round's blend
+            if self.time_budget_exhausted_:
+                break
+        assert best is not None
+        _, self.model_, self.validation_metrics_, self.validation_report_ = best
         self.epochs_ = {k: len(h.get("loss", [])) for k, h in self.history_.items()}
-
-        self.model_ = model_lib.build_sentiment_model(branches, out_dim)
-        with step("Fitting the branch blend on the validation texts", cfg.verbose):
-            self._fit_blend(branches, val_ds)
-        self._lap("blend", clock)
 
     def _lap(self, name: str, since: float) -> float:
         """Records the seconds since `since` as step `name`; returns the time now."""
@@ -388,22 +416,32 @@ class SentimentClassifier(Task):
         """`serving_default`: `text` (B,) tf.string -> `probability`, `label`."""
         import tensorflow as tf
 
-        from rnn_apps.export import Endpoint
+        from rnn_apps.export import Endpoint, xla_on_padded_shapes
 
         pre, model = self.preprocessor_, self.model_
         branches = model_lib.branches_of(model)
         spec = [tf.TensorSpec([None], tf.string, name="text")]
 
-        def serve(text):
-            tokens = pre(text)  # (B,) -> (B, T)
-            logits = model(tokens, training=False)  # (B, O)
-            return pre.postprocess(logits, has_evidence(text))  # -> (B,), (B,)
+        def blend_logits(tokens):
+            return model(tokens, training=False)  # (B, T) -> (B, O)
 
-        def probabilities(text):
-            tokens = pre(text)  # (B,) -> (B, T)
-            evidence = has_evidence(text)  # (B,), once for every output
+        def all_logits(tokens):
             logits = {b.name: b(tokens, training=False) for b in branches}  # each (B, O)
             logits["blend"] = model(tokens, training=False)
+            return logits
+
+        if self.config.jit_compile:
+            buckets = [b for b in SERVING_LENGTHS if b < pre.max_length] + [pre.max_length]
+            blend_logits = xla_on_padded_shapes(blend_logits, buckets)
+            all_logits = xla_on_padded_shapes(all_logits, buckets)
+
+        def serve(text):
+            tokens = pre(text)  # (B,) -> (B, T)
+            return pre.postprocess(blend_logits(tokens), has_evidence(text))  # -> (B,), (B,)
+
+        def probabilities(text):
+            evidence = has_evidence(text)  # (B,), once for every output
+            logits = all_logits(pre(text))
             return {k: pre.postprocess(z, evidence)["probability"] for k, z in logits.items()}
 
         return [
@@ -440,6 +478,7 @@ class SentimentClassifier(Task):
             **self.preprocessor_.get_state(),
             "step_seconds": getattr(self, "step_seconds_", {}),
             "num_distilled": getattr(self, "num_distilled_", 0),
+            "distill_rounds": getattr(self, "distill_rounds_", []),
             "epochs": getattr(self, "epochs_", {}),
             "validation_metrics": getattr(self, "validation_metrics_", {}),
             "validation_report": getattr(self, "validation_report_", {}),
@@ -452,6 +491,7 @@ class SentimentClassifier(Task):
         self.epochs_ = state.get("epochs", {})
         self.step_seconds_ = state.get("step_seconds", {})
         self.num_distilled_ = state.get("num_distilled", 0)
+        self.distill_rounds_ = state.get("distill_rounds", [])
         self.validation_metrics_ = state.get("validation_metrics", {})
         self.validation_report_ = state.get("validation_report", {})
 
