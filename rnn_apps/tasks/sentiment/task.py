@@ -271,16 +271,9 @@ class SentimentClassifier(Task):
                 model_lib.compile_branch(rnn, out_dim, cfg.learning_rate)
             if cfg.embedding_init == "ppmi":
                 embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
-                rows = int(embedding.input_dim)
                 if r == 1:  # the same word vectors start every round
-                    ppmi_ds = train_ds
-                    if unlabelled and cfg.ppmi_unlabelled:
-                        ppmi_ds = rnn_ds
-                        if rnn_ds is train_ds:  # no distillation: tokenise the unlabelled here
-                            dummy = np.zeros(len(texts) + len(unlabelled), y.dtype)
-                            ppmi_ds = self._dataset(list(texts) + unlabelled, dummy, train=False)
-                    with step(f"Learning {rows} word vectors (PPMI + SVD)", cfg.verbose):
-                        vectors = model_lib.ppmi_vectors(cfg, ppmi_ds, rows)
+                    rows = int(embedding.input_dim)
+                    vectors = self._word_vectors(rows, train_ds, rnn_ds, texts, y, unlabelled)
                     clock = self._lap("word_vectors", clock)
                 if vectors is not None:
                     embedding.embeddings.assign(vectors)
@@ -307,6 +300,30 @@ class SentimentClassifier(Task):
         assert best is not None
         _, self.model_, self.validation_metrics_, self.validation_report_ = best
         self.epochs_ = {k: len(h.get("loss", [])) for k, h in self.history_.items()}
+
+    def _word_vectors(
+        self,
+        rows: int,
+        train_ds: Any,
+        rnn_ds: Any,
+        texts: Sequence[str],
+        y: np.ndarray,
+        unlabelled: Sequence[str],
+    ) -> np.ndarray | None:
+        """(rows, embedding_dim) PPMI + SVD word vectors of the training texts, and of the
+        unlabelled ones with `ppmi_unlabelled` (read from `rnn_ds` when distillation already
+        tokenised them); None when the texts are too small to factorise."""
+        from rnn_apps.progress import step
+
+        cfg = self.config
+        ppmi_ds = train_ds
+        if unlabelled and cfg.ppmi_unlabelled:
+            ppmi_ds = rnn_ds
+            if rnn_ds is train_ds:  # no distillation: tokenise the unlabelled texts here
+                dummy = np.zeros(len(texts) + len(unlabelled), y.dtype)
+                ppmi_ds = self._dataset(list(texts) + list(unlabelled), dummy, train=False)
+        with step(f"Learning {rows} word vectors (PPMI + SVD)", cfg.verbose):
+            return model_lib.ppmi_vectors(cfg, ppmi_ds, rows)
 
     def _lap(self, name: str, since: float) -> float:
         """Records the seconds since `since` as step `name`; returns the time now."""
@@ -425,9 +442,12 @@ class SentimentClassifier(Task):
         def blend_logits(tokens):
             return model(tokens, training=False)  # (B, T) -> (B, O)
 
+        blend = model.get_layer("logits")  # `LogitBlend` over the branches in this order
+
         def all_logits(tokens):
-            logits = {b.name: b(tokens, training=False) for b in branches}  # each (B, O)
-            logits["blend"] = model(tokens, training=False)
+            z = [b(tokens, training=False) for b in branches]  # each (B, T) -> (B, O)
+            logits = {b.name: zi for b, zi in zip(branches, z)}
+            logits["blend"] = blend(z) if len(z) > 1 else z[0]  # each branch runs once
             return logits
 
         if self.config.jit_compile:
