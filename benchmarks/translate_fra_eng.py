@@ -21,6 +21,7 @@ its SavedModel's sentences per second measured. Results: benchmarks/results/tran
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -203,6 +204,7 @@ def train_transformer(attn: Any, splits: Any, minutes: float, cfg: Any) -> tuple
         "train_seconds": round(time.monotonic() - start, 1),
         "params": int(training.count_params()),
         "epochs": len(hist.get("loss", [])),
+        "history": {k: [float(x) for x in v] for k, v in hist.items()},
     }
     return runner, info
 
@@ -252,6 +254,8 @@ def write_model_card(export_dir: Path, r: dict) -> None:
         f"SavedModel speed (CPU): {sps['greedy']} sentences/s greedy, {sps['beam']} "
         f"sentences/s beam (width {cfg['beam_width']}).",
         "",
+        f"Reproduce (about 50 minutes on 2 CPU cores): `{r.get('command', '')}`",
+        "",
         "## Use",
         "```",
         'rnn-apps translate predict --model saved_models/translate_en_fr "I am cold."',
@@ -279,6 +283,16 @@ def main() -> int:
     p.add_argument("--export-dir", default=str(ROOT / "saved_models" / "translate_en_fr"))
     p.add_argument("--no-export", action="store_true")
     p.add_argument("--output", default=str(RESULTS))
+    p.add_argument(
+        "--config",
+        default=None,
+        help="experiment: JSON of TranslateConfig options for the attention RNN",
+    )
+    p.add_argument(
+        "--only",
+        action="store_true",
+        help="experiment: train and score the attention RNN alone (no baselines, no export)",
+    )
     args = p.parse_args()
 
     from rnn_apps.data.fra_eng import load_fra_eng, split_pairs
@@ -293,9 +307,11 @@ def main() -> int:
     if args.epochs:
         base = base.replace(epochs=args.epochs)
     configs = {
-        "attention_rnn": base,
+        "attention_rnn": base.replace(**json.loads(args.config)) if args.config else base,
         "no_attention": base.replace(attention=None, bidirectional=False, cell="lstm"),
     }
+    if args.only:
+        del configs["no_attention"]
     result: dict[str, Any] = {
         "data": f"Tatoeba fra-eng (en->fr), split 90/5/5 by source sentence, seed {args.seed}",
         "minutes_per_model": args.minutes_per_model,
@@ -321,8 +337,14 @@ def main() -> int:
             "source_vocabulary_size": tr.preprocessor_.source_vocabulary_size,
             "target_vocabulary_size": tr.preprocessor_.target_vocabulary_size,
             "examples": ev["examples"],
+            "history": tr.history_.get("seq2seq", {}),
         }
         print(name, ev["bleu"], ev["chrf"], flush=True)
+    if args.only:
+        result["command"] = " ".join(["python", *sys.argv])
+        write_json(args.output, result)
+        print(f"wrote {Path(args.output).name}: BLEU {result['bleu']}")
+        return 0
 
     print("== transformer", flush=True)
     runner, info = train_transformer(trained["attention_rnn"], splits, args.minutes_per_model, base)
@@ -360,6 +382,7 @@ def main() -> int:
     result["peak_rss_mb"] = peak_rss_mb()
     if not args.no_export:
         write_model_card(export_dir, result)
+    result["command"] = " ".join(["python", *sys.argv])
     write_json(args.output, result)
     print(f"wrote {Path(args.output).name}: BLEU {result['bleu']}")
     return 0

@@ -28,6 +28,7 @@ from rnn_apps.tasks.sentiment import (
     predict_texts,
     standardize_text,
 )
+from rnn_apps.tasks.sentiment.augment import chopped_segments
 
 ROOT = Path(__file__).resolve().parents[2]
 POS = ["great", "wonderful", "superb", "loved", "brilliant"]
@@ -373,12 +374,13 @@ def test_groups_and_unlabelled_texts_distil_into_the_rnn():
     groups = [f"movie{i % 25}" for i in range(len(texts))]  # 8 reviews per movie
     unlabelled, _ = corpus(160, seed=6)
     tiny = {**TINY, "epochs": 2, "ngram_epochs": 2, "validation_split": 0.2, "distill_rounds": 2}
+    tiny["distill_augment"] = 1  # one chopped copy of each of the 160 fit + 160 unlabelled texts
     clf = SentimentClassifier(SentimentConfig(**tiny)).fit(
         texts, labels, groups=groups, unlabelled=unlabelled
     )
     # Whole movies were held out: 5 of the 25 movies of 8 reviews each.
     assert clf.validation_report_["num_examples"] == 40
-    assert clf.num_distilled_ == 160
+    assert clf.num_distilled_ == 160 and clf.num_augmented_ == 320
     assert set(clf.step_seconds_) >= {"ngram", "distillation_targets", "word_vectors", "rnn"}
     # Round 2 learnt from round 1's blend; the round with the best validation blend is kept.
     assert [r["round"] for r in clf.distill_rounds_] == [1, 2]
@@ -394,6 +396,22 @@ def test_groups_and_unlabelled_texts_distil_into_the_rnn():
     cfg2 = SentimentConfig(**{**TINY, "epochs": 1, "ngram_epochs": 1, "distill": False})
     clf2 = SentimentClassifier(cfg2).fit(texts, labels, unlabelled=unlabelled)
     assert clf2.num_distilled_ == 0 and "distillation_targets" not in clf2.step_seconds_
+
+
+def test_chopped_segments_are_seeded_ordered_spans_of_each_text():
+    texts = ["one two three four five six seven eight nine ten", "", "solo<br /><br />word"]
+    segments = chopped_segments(texts, 3, seed=1, min_fraction=0.3, drop_rate=0.2)
+    assert len(segments) == 9 and segments == chopped_segments(texts, 3, seed=1, drop_rate=0.2)
+    assert segments != chopped_segments(texts, 3, seed=2, drop_rate=0.2)
+    words = texts[0].split()
+    for seg in segments[:3]:
+        kept = [words.index(w) for w in seg.split()]
+        assert kept == sorted(kept) and 1 <= len(kept) <= 10  # a subsequence, in order
+    assert segments[3:6] == ["", "", ""]
+    assert all(s and "<br" not in s for s in segments[6:])
+    assert chopped_segments(texts, 0, seed=1) == []
+    with pytest.raises(UserInputError, match="'distill_augment' must be in"):
+        SentimentClassifier(distill_augment=9)
 
 
 def test_teacher_targets_keep_input_order(trained):

@@ -39,6 +39,7 @@ import numpy as np
 from rnn_apps.errors import UserInputError
 from rnn_apps.tasks.base import FitRun, Task
 from rnn_apps.tasks.sentiment import model as model_lib
+from rnn_apps.tasks.sentiment.augment import chopped_segments
 from rnn_apps.tasks.sentiment.config import SentimentConfig
 from rnn_apps.tasks.sentiment.data import as_text_list
 from rnn_apps.tasks.sentiment.inference import (
@@ -77,7 +78,8 @@ class SentimentClassifier(Task):
     """Raw text -> class, trained with `fit`, exported with `export`.
 
     Learned state after `fit` or `load`: `preprocessor_` (vocabulary, class names), `model_`,
-    `history_` (`{"ngram": ..., "rnn": ...}`), `epochs_`, `validation_metrics_` (accuracy of
+    `history_` (`{"ngram": ..., "rnn": ...}`), `epochs_`, `num_distilled_` and
+    `num_augmented_` (texts the RNN learnt the teacher on), `validation_metrics_` (accuracy of
     each branch and of the blend, blend weights), `validation_report_` (all metrics of the
     blend on the validation split), `train_seconds_`.
 
@@ -251,6 +253,7 @@ class SentimentClassifier(Task):
         rounds = cfg.distill_rounds if distilling else 1
         teacher = branches[0] if distilling else None
         self.num_distilled_ = len(unlabelled) if distilling else 0
+        self.num_augmented_ = 0
         self.distill_rounds_: list[dict[str, float]] = []
         vectors = None
         best: tuple[float, Any, dict[str, Any], dict[str, Any]] | None = None
@@ -259,10 +262,18 @@ class SentimentClassifier(Task):
             rnn_ds = train_ds
             if distilling:
                 what = f"Labelling {len(unlabelled)} unlabelled texts (round {r} teacher)"
+                extra = unlabelled
+                if cfg.distill_augment:  # chopped, word-dropped copies, labelled by the teacher
+                    augmented = chopped_segments(
+                        list(texts) + unlabelled, cfg.distill_augment, seed=cfg.seed + r
+                    )
+                    extra = unlabelled + augmented
+                    self.num_augmented_ = len(augmented)
+                    what += f" and {len(augmented)} augmented segments"
                 with step(what, cfg.verbose):
-                    soft = self._teacher_targets(teacher, unlabelled)
+                    soft = self._teacher_targets(teacher, extra)
                 targets = np.concatenate([y.astype(soft.dtype), soft])
-                rnn_ds = self._dataset(list(texts) + unlabelled, targets, train=True)
+                rnn_ds = self._dataset(list(texts) + extra, targets, train=True)
                 clock = self._lap(
                     "distillation_targets" if r == 1 else f"distillation_targets_round{r}", clock
                 )
@@ -273,7 +284,9 @@ class SentimentClassifier(Task):
                 embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
                 if r == 1:  # the same word vectors start every round
                     rows = int(embedding.input_dim)
-                    vectors = self._word_vectors(rows, train_ds, rnn_ds, texts, y, unlabelled)
+                    # Word vectors count the original texts only, not the augmented copies.
+                    counted = train_ds if cfg.distill_augment else rnn_ds
+                    vectors = self._word_vectors(rows, train_ds, counted, texts, y, unlabelled)
                     clock = self._lap("word_vectors", clock)
                 if vectors is not None:
                     embedding.embeddings.assign(vectors)
@@ -498,6 +511,7 @@ class SentimentClassifier(Task):
             **self.preprocessor_.get_state(),
             "step_seconds": getattr(self, "step_seconds_", {}),
             "num_distilled": getattr(self, "num_distilled_", 0),
+            "num_augmented": getattr(self, "num_augmented_", 0),
             "distill_rounds": getattr(self, "distill_rounds_", []),
             "epochs": getattr(self, "epochs_", {}),
             "validation_metrics": getattr(self, "validation_metrics_", {}),
@@ -511,6 +525,7 @@ class SentimentClassifier(Task):
         self.epochs_ = state.get("epochs", {})
         self.step_seconds_ = state.get("step_seconds", {})
         self.num_distilled_ = state.get("num_distilled", 0)
+        self.num_augmented_ = state.get("num_augmented", 0)
         self.distill_rounds_ = state.get("distill_rounds", [])
         self.validation_metrics_ = state.get("validation_metrics", {})
         self.validation_report_ = state.get("validation_report", {})
