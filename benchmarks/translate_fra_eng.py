@@ -313,6 +313,7 @@ def main() -> int:
     if args.only:
         del configs["no_attention"]
     result: dict[str, Any] = {
+        "command": " ".join(["python", *sys.argv]),  # before the model card, which shows it
         "data": f"Tatoeba fra-eng (en->fr), split 90/5/5 by source sentence, seed {args.seed}",
         "minutes_per_model": args.minutes_per_model,
         "bleu": {},
@@ -341,7 +342,6 @@ def main() -> int:
         }
         print(name, ev["bleu"], ev["chrf"], flush=True)
     if args.only:
-        result["command"] = " ".join(["python", *sys.argv])
         write_json(args.output, result)
         print(f"wrote {Path(args.output).name}: BLEU {result['bleu']}")
         return 0
@@ -382,7 +382,6 @@ def main() -> int:
     result["peak_rss_mb"] = peak_rss_mb()
     if not args.no_export:
         write_model_card(export_dir, result)
-    result["command"] = " ".join(["python", *sys.argv])
     write_json(args.output, result)
     print(f"wrote {Path(args.output).name}: BLEU {result['bleu']}")
     return 0

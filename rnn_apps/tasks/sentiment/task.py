@@ -284,9 +284,10 @@ class SentimentClassifier(Task):
                 embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
                 if r == 1:  # the same word vectors start every round
                     rows = int(embedding.input_dim)
-                    # Word vectors count the original texts only, not the augmented copies.
-                    counted = train_ds if cfg.distill_augment else rnn_ds
-                    vectors = self._word_vectors(rows, train_ds, counted, texts, y, unlabelled)
+                    # Reuse the distillation batches when they hold exactly texts + unlabelled
+                    # (word vectors never count the augmented copies).
+                    tokenised = rnn_ds if distilling and not cfg.distill_augment else None
+                    vectors = self._word_vectors(rows, train_ds, tokenised, texts, y, unlabelled)
                     clock = self._lap("word_vectors", clock)
                 if vectors is not None:
                     embedding.embeddings.assign(vectors)
@@ -318,21 +319,22 @@ class SentimentClassifier(Task):
         self,
         rows: int,
         train_ds: Any,
-        rnn_ds: Any,
+        tokenised: Any,
         texts: Sequence[str],
         y: np.ndarray,
         unlabelled: Sequence[str],
     ) -> np.ndarray | None:
         """(rows, embedding_dim) PPMI + SVD word vectors of the training texts, and of the
-        unlabelled ones with `ppmi_unlabelled` (read from `rnn_ds` when distillation already
-        tokenised them); None when the texts are too small to factorise."""
+        unlabelled ones with `ppmi_unlabelled` (read from `tokenised`, batches of exactly the
+        training + unlabelled texts, when given); None when the texts are too small to
+        factorise."""
         from rnn_apps.progress import step
 
         cfg = self.config
         ppmi_ds = train_ds
         if unlabelled and cfg.ppmi_unlabelled:
-            ppmi_ds = rnn_ds
-            if rnn_ds is train_ds:  # no distillation: tokenise the unlabelled texts here
+            ppmi_ds = tokenised
+            if ppmi_ds is None:  # tokenise the training + unlabelled texts here
                 dummy = np.zeros(len(texts) + len(unlabelled), y.dtype)
                 ppmi_ds = self._dataset(list(texts) + list(unlabelled), dummy, train=False)
         with step(f"Learning {rows} word vectors (PPMI + SVD)", cfg.verbose):
