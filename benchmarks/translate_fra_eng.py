@@ -12,7 +12,8 @@ by sacreBLEU, every reference of each test sentence):
 - `no_attention`: the tutorials' plain encoder-decoder (unidirectional LSTM, the encoder's
   final state as the only link, no attention), same vocabulary and training;
 - `transformer`: a small Transformer (`keras.layers.MultiHeadAttention`, 2 + 2 layers) of
-  about the same parameter count (d_model 192), same tokens, decoded by the same greedy/beam code.
+  about the same parameter count (d_model 192), same tokens, decoded by the same greedy/beam
+  code, with the same moving average of the weights as the RNN (kept if it validates better).
 
 The attention model is exported (verified SavedModel + MODEL_CARD.md) to `--export-dir`, and
 its SavedModel's sentences per second measured. Results: benchmarks/results/translate_fra_eng.json
@@ -165,6 +166,7 @@ def train_transformer(attn: Any, splits: Any, minutes: float, cfg: Any) -> tuple
 
     from rnn_apps.tasks.translate import as_pairs
     from rnn_apps.tasks.translate.model import masked_token_accuracy, masked_token_loss
+    from rnn_apps.training import keep_better_average
 
     pre = attn.preprocessor_
     lmax = cfg.max_decode_length + 1
@@ -175,7 +177,9 @@ def train_transformer(attn: Any, splits: Any, minutes: float, cfg: Any) -> tuple
         max_len=max(lmax, cfg.max_tokens + 2),
     )
     training.compile(
-        optimizer=keras.optimizers.Adam(5e-4, clipnorm=1.0),
+        optimizer=keras.optimizers.Adam(
+            5e-4, clipnorm=1.0, use_ema=cfg.ema_momentum > 0, ema_momentum=cfg.ema_momentum or 0.99
+        ),
         loss=masked_token_loss(cfg.label_smoothing),
         metrics=[masked_token_accuracy],
     )
@@ -199,12 +203,14 @@ def train_transformer(attn: Any, splits: Any, minutes: float, cfg: Any) -> tuple
             Budget(),
         ],
     ).history
+    average = keep_better_average(training, val_ds)  # the same weight averaging as the RNN
     runner = TransformerRunner(encoder, decoder, pre, cfg, lmax)
     info = {
         "train_seconds": round(time.monotonic() - start, 1),
         "params": int(training.count_params()),
         "epochs": len(hist.get("loss", [])),
         "history": {k: [float(x) for x in v] for k, v in hist.items()},
+        "weight_average": average,
     }
     return runner, info
 
@@ -339,6 +345,7 @@ def main() -> int:
             "target_vocabulary_size": tr.preprocessor_.target_vocabulary_size,
             "examples": ev["examples"],
             "history": tr.history_.get("seq2seq", {}),
+            "weight_average": tr.weight_average_,
         }
         print(name, ev["bleu"], ev["chrf"], flush=True)
     if args.only:
@@ -358,6 +365,7 @@ def main() -> int:
         "layers": "2 + 2",
         "dropout": 0.1,
         "learning_rate": 5e-4,
+        "ema_momentum": base.ema_momentum,
         "tokens": "the attention_rnn preprocessor",
     }
     result["models"]["transformer"] = {**info, "examples": ev["examples"]}

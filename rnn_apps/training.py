@@ -10,6 +10,8 @@
   `strategy=` argument (and the CLI's `--strategy`) go through.
 - `distributed_fit(...)`: the training loop used under `MultiWorkerMirroredStrategy`, where
   Keras 3's `fit` does not run (defined in `rnn_apps._compat`, keras-team/keras#20585).
+- `keep_better_average(model, validation_data)`: after `fit` with an optimizer built with
+  `use_ema=True`, keeps the moving average of the weights if it validates better.
 
 The standard callbacks every pipeline trains with are set by `rnn_apps.tasks.base.Task.train_model`.
 """
@@ -76,6 +78,42 @@ def get_strategy(name: str | None = "default") -> Any:
     raise UserInputError(
         f"Invalid strategy={name!r}: allowed values are {', '.join(map(repr, STRATEGIES))}."
     )
+
+
+def keep_better_average(model: Any, validation_data: Any) -> dict[str, float] | None:
+    """Keeps the exponential moving average of the weights when it validates better.
+
+    Keras swaps the average in at the end of `fit` when the optimizer has `use_ema=True`, but
+    `EarlyStopping(restore_best_weights=True)` then puts the best epoch's raw weights back.
+    This compares the two on `validation_data` (the compiled loss) and keeps the better.
+
+    Args:
+        model: A model trained by `fit` with an optimizer built with `use_ema=True`.
+        validation_data: What `model.evaluate` takes (a `tf.data.Dataset`).
+
+    Returns:
+        `{"val_loss_raw", "val_loss_average", "kept_average"}` (1.0 / 0.0), or None when the
+        optimizer keeps no average.
+    """
+    import warnings
+
+    optimizer = model.optimizer
+    if not getattr(optimizer, "use_ema", False):
+        return None
+
+    def val_loss() -> float:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            return float(model.evaluate(validation_data, verbose=0, return_dict=True)["loss"])
+
+    raw = model.get_weights()
+    loss_raw = val_loss()
+    optimizer.finalize_variable_values(model.trainable_variables)  # the average, in place
+    loss_avg = val_loss()
+    kept = loss_avg < loss_raw
+    if not kept:
+        model.set_weights(raw)
+    return {"val_loss_raw": loss_raw, "val_loss_average": loss_avg, "kept_average": float(kept)}
 
 
 def _task() -> dict[str, Any]:

@@ -146,3 +146,36 @@ def test_backup_survives_a_kill_during_the_next_backup_write(tmp_path):
     for a, b in zip(model.get_weights(), saved):
         np.testing.assert_array_equal(a, b)
     assert model._initial_epoch == 3
+
+
+@pytest.mark.parametrize("use_ema", [True, False])
+def test_keep_better_average_keeps_the_weights_with_the_lower_validation_loss(use_ema):
+    from rnn_apps.training import keep_better_average
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(256, 4)).astype("float32")
+    y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    # A high learning rate leaves the raw weights noisy; the average is smoother.
+    opt = keras.optimizers.SGD(0.2, use_ema=use_ema, ema_momentum=0.9)
+    model.compile(optimizer=opt, loss="mse")
+    val = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=2,
+        validation_data=val,
+        verbose=0,
+        callbacks=[keras.callbacks.EarlyStopping(restore_best_weights=True)],
+    )
+    before = float(model.evaluate(val, verbose=0))
+    info = keep_better_average(model, val)
+    if not use_ema:
+        assert info is None
+        return
+    after = float(model.evaluate(val, verbose=0))
+    assert info["val_loss_raw"] == pytest.approx(before, rel=1e-5)
+    best = min(info["val_loss_raw"], info["val_loss_average"])
+    assert after == pytest.approx(best, rel=1e-5)
+    assert info["kept_average"] == float(info["val_loss_average"] < info["val_loss_raw"])

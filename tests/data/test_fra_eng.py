@@ -50,6 +50,6 @@ def test_split_keeps_every_translation_of_a_sentence_on_one_side():
 
 
 def test_mirror_file_loads():
-    require_mirror_file("fra-eng/fra.txt")
-    pairs = load_fra_eng()
+    mirror = require_mirror_file("fra-eng/fra.txt").parents[1]
+    pairs = load_fra_eng(mirror)
     assert len(pairs) > 70_000 and pairs["english"].nunique() > 40_000

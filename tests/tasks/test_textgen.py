@@ -122,7 +122,7 @@ def test_config_errors_name_the_key():
 
 
 def test_warmup_cosine_schedule_follows_steps_or_the_time_budget():
-    from rnn_apps.tasks.textgen.callbacks import WarmupCosineSchedule
+    from rnn_apps.callbacks import WarmupCosineSchedule
 
     cfg = TextGenConfig(learning_rate=1e-2, warmup_steps=10, min_lr_ratio=0.1)
     sched = WarmupCosineSchedule(cfg, total_steps=110)

@@ -48,6 +48,7 @@ TINY = {
     "units": 24,
     "batch_size": 8,
     "learning_rate": 0.02,
+    "warmup_steps": 5,
     "dropout": 0.0,
     "label_smoothing": 0.0,
     "patience": 5,
@@ -150,6 +151,10 @@ def test_wrong_types_and_values_are_refused():
         TranslateConfig(attention="luong").validate()
     with pytest.raises(UserInputError, match="direction"):
         TranslateConfig.from_dict({"direction": "en-de"})
+    with pytest.raises(UserInputError, match="lr_schedule"):
+        TranslateConfig(lr_schedule="linear").validate()
+    with pytest.raises(UserInputError, match="min_lr_ratio"):
+        TranslateConfig(min_lr_ratio=1.5).validate()
     with pytest.raises(UserInputError, match="unknown|Unknown"):
         TranslateConfig.from_dict({"beam": 3})
     from rnn_apps.tasks.sentiment import SentimentConfig
@@ -187,6 +192,8 @@ def test_train_layout_report_and_translations(workdir, trained):
     report = json.loads((run / "report.json").read_text())
     assert report["export"]["verified"]
     assert set(report["test"]["bleu"]) == {"greedy", "beam"}
+    avg = trained.weight_average_  # the moving average of the weights, compared on validation
+    assert avg["kept_average"] == float(avg["val_loss_average"] < avg["val_loss_raw"])
     out = trained.translate(["I am tired.", "Tom is not happy.", "Where is Tom?"], beam_width=3)
     assert out[0] == "Je suis fatigué."
     assert out[1] == "Tom n'est pas heureux." or out[1].startswith("Tom")
@@ -313,13 +320,15 @@ def test_predict_evaluate_export_with_relative_paths(workdir, monkeypatch, capsy
 def test_fr_en_direction_and_no_attention_from_the_cli(workdir, monkeypatch, capsys):
     monkeypatch.chdir(workdir)
     code = run_cli(
-        "translate", "train", "--data", "pairs.tsv", "--config", "tiny.yaml", "--epochs", "1",
-        "--direction", "fr-en", "--attention", "none", "--no-export", "--max-test", "5",
-        "--output-dir", "runs/fr",
+        "translate", "train", "--data", "pairs.tsv", "--config", "tiny.yaml", "--epochs", "2",
+        "--direction", "fr-en", "--attention", "none", "--lr-schedule", "cosine",
+        "--no-export", "--max-test", "5", "--output-dir", "runs/fr",
     )  # fmt: skip
     assert code == 0
     tr = Translator.load(Path("runs/fr"))
     assert tr.config.direction == "fr-en" and tr.config.attention is None
+    lr = tr.history_["seq2seq"]["learning_rate"]
+    assert lr[-1] < lr[0] <= TINY["learning_rate"]  # warm-up, then cosine decay
     assert len(tr.translate(["Je suis prêt."])) == 1
 
 

@@ -1,69 +1,18 @@
-"""The Keras callbacks of `TextGenerator.fit`: the learning-rate schedule (warm-up, then cosine
-decay over the planned steps or the time budget), the state reset of truncated BPTT, and the
-end-of-epoch validation with the state carried through the text.
-
-They read the step from the optimizer (`optimizer.iterations`), which `BackupAndRestore`
-restores, so a resumed run continues the schedule where the killed one stopped.
+"""The Keras callbacks of `TextGenerator.fit`: the learning-rate schedule
+(`rnn_apps.callbacks.WarmupCosineSchedule`, shared with translation), the state reset of
+truncated BPTT, and the end-of-epoch validation with the state carried through the text.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import keras
 import numpy as np
 
-from rnn_apps.tasks.textgen.config import TextGenConfig
+from rnn_apps.callbacks import WarmupCosineSchedule
 
-
-class WarmupCosineSchedule(keras.callbacks.Callback):
-    """Linear warm-up to `learning_rate`, then cosine decay to `min_lr_ratio * learning_rate`
-    (`keras.optimizers.schedules.CosineDecay` with `warmup_target`), set every batch.
-
-    With a time budget the decay follows whichever runs out first, the planned steps or the
-    time: the schedule is read at the larger of the step done and the step the time spent
-    stands for (the base's time-budget callback stops training when the time is up).
-
-    Args:
-        config: `learning_rate`, `min_lr_ratio`, `warmup_steps`.
-        total_steps: Planned steps (epochs x steps per epoch).
-        deadline: `time.monotonic()` value at which the budget is spent, or None.
-    """
-
-    def __init__(
-        self, config: TextGenConfig, total_steps: int, deadline: float | None = None
-    ) -> None:
-        super().__init__()
-        self.warmup = int(config.warmup_steps)
-        self.decay_steps = max(int(total_steps) - self.warmup, 1)
-        self.schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=config.learning_rate / (self.warmup + 1),
-            decay_steps=self.decay_steps,
-            alpha=config.min_lr_ratio,
-            warmup_target=config.learning_rate,
-            warmup_steps=self.warmup,
-        )
-        self.deadline = deadline
-        self.start = time.monotonic()
-
-    def effective_step(self, step: int) -> float:
-        """`step`, or later on the decay when the time budget is spent faster."""
-        if self.deadline is None or step < self.warmup:
-            return float(step)
-        spent = (time.monotonic() - self.start) / max(self.deadline - self.start, 1e-9)
-        return max(float(step), self.warmup + min(spent, 1.0) * self.decay_steps)
-
-    def _update(self) -> None:
-        step = int(self.model.optimizer.iterations.numpy())
-        lr = float(self.schedule(self.effective_step(step)))
-        self.model.optimizer.learning_rate.assign(lr)
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self._update()
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self._update()
+__all__ = ["EpochValidation", "ResetStates", "WarmupCosineSchedule"]
 
 
 class ResetStates(keras.callbacks.Callback):

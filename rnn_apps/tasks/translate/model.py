@@ -70,10 +70,17 @@ masked_token_accuracy.__name__ = "accuracy"
 
 
 def compile_translation_model(model: Any, config: Any) -> Any:
-    """Adam (gradient-norm clipping 1.0) on the masked token loss, token accuracy metric."""
+    """Adam (gradient-norm clipping 1.0; with `config.ema_momentum`, keeping a moving average
+    of the weights) on the masked token loss, token accuracy metric."""
+    import keras
+
+    ema = float(config.ema_momentum)
+    optimizer = keras.optimizers.Adam(
+        config.learning_rate, clipnorm=1.0, use_ema=ema > 0, ema_momentum=ema or 0.99
+    )
     return compile_model(
         model,
         loss=masked_token_loss(config.label_smoothing),
-        learning_rate=config.learning_rate,
+        optimizer=optimizer,
         metrics=[masked_token_accuracy],
     )

@@ -89,7 +89,8 @@ class Translator(Task):
 
     Learned state after `fit` or `load`: `preprocessor_`, `model_` (the teacher-forcing
     training model), `encoder_` and `decoder_` (its inference parts), `history_`,
-    `epochs_`, `train_seconds_`.
+    `epochs_`, `train_seconds_`, `weight_average_` (validation loss of the raw and the
+    averaged weights and which was kept; None without `ema_momentum`).
 
     Example:
         >>> splits = split_pairs(load_fra_eng())
@@ -142,7 +143,25 @@ class Translator(Task):
             model_lib.compile_translation_model(parts_.training_model, cfg)
         self.model_, self.encoder_, self.decoder_ = parts_
         self.time_budget_exhausted_ = False
-        self.train_model(self.model_, train_ds, val_ds, run=run, name="seq2seq", epochs=cfg.epochs)
+        schedule = []
+        if cfg.lr_schedule == "cosine":
+            from rnn_apps.callbacks import WarmupCosineSchedule
+
+            steps_per_epoch = -(-len(sources) // cfg.batch_size)  # ~: buckets add a few
+            schedule = [WarmupCosineSchedule(cfg, steps_per_epoch * cfg.epochs, run.deadline)]
+        self.train_model(
+            self.model_,
+            train_ds,
+            val_ds,
+            run=run,
+            name="seq2seq",
+            epochs=cfg.epochs,
+            reduce_lr_on_plateau=cfg.lr_schedule == "plateau",
+            callbacks=schedule,
+        )
+        from rnn_apps.training import keep_better_average
+
+        self.weight_average_ = keep_better_average(self.model_, val_ds)
         self.epochs_ = len(self.history_.get("seq2seq", {}).get("loss", []))
 
     def _dataset(self, sources: Sequence[str], targets: Sequence[str], *, train: bool) -> Any:
@@ -270,7 +289,11 @@ class Translator(Task):
         return [*self.preprocessor_.trackables(), self.model_]
 
     def get_state(self) -> dict[str, Any]:
-        return {**self.preprocessor_.get_state(), "epochs": getattr(self, "epochs_", 0)}
+        return {
+            **self.preprocessor_.get_state(),
+            "epochs": getattr(self, "epochs_", 0),
+            "weight_average": getattr(self, "weight_average_", None),
+        }
 
     def set_state(self, state: Any, model_file: Path) -> None:
         cfg = self.config
@@ -282,6 +305,7 @@ class Translator(Task):
         self.preprocessor_ = pre
         self.model_, self.encoder_, self.decoder_ = parts
         self.epochs_ = state.get("epochs", 0)
+        self.weight_average_ = state.get("weight_average")
 
     def _write_model(self, path: Path) -> None:
         self.model_.save_weights(path)
