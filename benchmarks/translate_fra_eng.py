@@ -165,7 +165,11 @@ def train_transformer(attn: Any, splits: Any, minutes: float, cfg: Any) -> tuple
     import keras
 
     from rnn_apps.tasks.translate import as_pairs
-    from rnn_apps.tasks.translate.model import masked_token_accuracy, masked_token_loss
+    from rnn_apps.tasks.translate.model import (
+        masked_token_accuracy,
+        masked_token_loss,
+        translation_optimizer,
+    )
     from rnn_apps.training import keep_better_average
 
     pre = attn.preprocessor_
@@ -177,9 +181,7 @@ def train_transformer(attn: Any, splits: Any, minutes: float, cfg: Any) -> tuple
         max_len=max(lmax, cfg.max_tokens + 2),
     )
     training.compile(
-        optimizer=keras.optimizers.Adam(
-            5e-4, clipnorm=1.0, use_ema=cfg.ema_momentum > 0, ema_momentum=cfg.ema_momentum or 0.99
-        ),
+        optimizer=translation_optimizer(cfg, learning_rate=5e-4),
         loss=masked_token_loss(cfg.label_smoothing),
         metrics=[masked_token_accuracy],
     )

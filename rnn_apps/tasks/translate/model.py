@@ -69,18 +69,26 @@ def masked_token_accuracy(y_true, y_pred):
 masked_token_accuracy.__name__ = "accuracy"
 
 
-def compile_translation_model(model: Any, config: Any) -> Any:
-    """Adam (gradient-norm clipping 1.0; with `config.ema_momentum`, keeping a moving average
-    of the weights) on the masked token loss, token accuracy metric."""
+def translation_optimizer(config: Any, learning_rate: float | None = None) -> Any:
+    """Adam with gradient-norm clipping 1.0 at `learning_rate` (default the config's), keeping
+    a moving average of the weights when `config.ema_momentum` > 0 (what
+    `rnn_apps.training.keep_better_average` compares after `fit`)."""
     import keras
 
     ema = float(config.ema_momentum)
-    optimizer = keras.optimizers.Adam(
-        config.learning_rate, clipnorm=1.0, use_ema=ema > 0, ema_momentum=ema or 0.99
+    return keras.optimizers.Adam(
+        config.learning_rate if learning_rate is None else learning_rate,
+        clipnorm=1.0,
+        use_ema=ema > 0,
+        ema_momentum=ema or 0.99,
     )
+
+
+def compile_translation_model(model: Any, config: Any) -> Any:
+    """`translation_optimizer` on the masked token loss, token accuracy metric."""
     return compile_model(
         model,
         loss=masked_token_loss(config.label_smoothing),
-        optimizer=optimizer,
+        optimizer=translation_optimizer(config),
         metrics=[masked_token_accuracy],
     )
