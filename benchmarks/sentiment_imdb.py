@@ -119,7 +119,8 @@ vocabulary facts, versions and metrics.
   {emb_init};
   {layers} x bidirectional {cell} ({units} units per direction, embedding spatial dropout
   {emb_dropout}, input dropout {dropout}), mask-aware mean+max pooling, dropout
-  {head_dropout}, logit. It reads the first {head} and the last {tail} tokens of a review.
+  {head_dropout}, logit. It reads the first {head} and the last {tail} tokens of a
+  review.{rnn_training}
 - n-gram branch (in-graph NBSVM-style logistic regression): unigrams and hashed n-grams up to
   order {order} ({buckets} buckets) of the first {max_length} tokens, a binary bag weighted by
   {weighting} (counted on the training reviews), L2-normalised, linear weights with an L2
@@ -223,6 +224,25 @@ def ablation_table(path: Path = ABLATIONS) -> str:
     return "\n".join(rows) + "\n\n"
 
 
+def rnn_training(clf: Any) -> str:
+    """The model card's sentences on language-model pretraining and weight averaging."""
+    cfg, out = clf.config, ""
+    lm = getattr(clf, "lm_pretrain_", {}).get("lm_loss", [])
+    if lm:
+        out += (
+            f" Before learning the labels, its embedding and GRU were trained for {len(lm)} "
+            "epochs as a forward and a backward language model on the training and unlabelled "
+            f"reviews (sampled softmax, {cfg.lm_num_sampled} negatives; loss "
+            f"{lm[0]:.2f} -> {lm[-1]:.2f})."
+        )
+    if cfg.ema_momentum:
+        out += (
+            f" It keeps a moving average of its weights (momentum {cfg.ema_momentum}); the "
+            "average is what was validated, early-stopped and exported."
+        )
+    return out
+
+
 def write_model_card(export_dir: Path, clf: Any, result: dict[str, Any]) -> None:
     """Writes `export_dir/MODEL_CARD.md` from the trained (or loaded) pipeline and the run's
     result (the JSON this benchmark writes)."""
@@ -255,6 +275,7 @@ def write_model_card(export_dir: Path, clf: Any, result: dict[str, Any]) -> None
         head_dropout=cfg.head_dropout,
         head=cfg.head,
         tail=cfg.sequence_length - cfg.head,
+        rnn_training=rnn_training(clf),
         order=cfg.ngram_order,
         weighting=(
             "each n-gram's Naive-Bayes log-count ratio (Wang & Manning 2012)"
@@ -542,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
             "num_unlabelled_distilled": clf.num_distilled_,
             "num_augmented_distilled": getattr(clf, "num_augmented_", 0),
             "distill_rounds": clf.distill_rounds_,
+            "lm_pretrain": getattr(clf, "lm_pretrain_", {}),
             "num_test": len(test_texts),
             "train_seconds": round(clf.train_seconds_, 1),
             "step_seconds": clf.step_seconds_,

@@ -14,10 +14,13 @@ compiles are excluded) and then `--steps` timed `model.fit` steps. The figure is
 - `hand_keras_padded` (the anchor): a hand-written `keras.Sequential`, `Embedding(mask_zero)`,
   two `Bidirectional(LSTM)`, batches padded to 200 in shuffled order, `model.fit`.
 - `rnn_apps`: `rnn_apps.build_bidirectional` compiled with `rnn_apps.compile_model`, fed by
-  the package's training input path (the sentiment task's `_dataset`:
-  `bucket_by_sequence_length` over `LENGTH_BUCKETS`).
+  the package's training input path as `fit` runs it: the sentiment task's `_dataset`
+  (`bucket_by_sequence_length` over its `LENGTH_BUCKETS`) at its default batch size
+  (`SentimentConfig.batch_size`, 128). `rnn_apps_batch_64` is the same path at the anchor's
+  batch of 64.
 - the variants tried on top of it (see `VARIANTS`): XLA, bucket widths, batch size, bf16,
-  thread settings, and the two halves of the gain (hand model + buckets, builder + padding).
+  thread settings (in code and from the environment), and the two halves of the gain (hand
+  model + buckets, builder + padding).
 
 `training.speedup_vs_hand_keras` = `rnn_apps` / `hand_keras_padded`, same run.
 
@@ -83,34 +86,47 @@ UNITS = (64, 32)
 
 #: Variant name -> settings. `model`: "hand" or "rnn_apps"; `batches`: "padded" (to MAX_LEN,
 #: shuffled) or "bucketed" (`bucket_by_sequence_length`; `buckets` overrides the boundaries);
-#: `jit`: `jit_compile`; `policy`: Keras dtype policy; `threads`: (intra, inter) op threads.
+#: `jit`: `jit_compile`; `policy`: Keras dtype policy; `threads`: (intra, inter) op threads;
+#: `batch`: batch size ("package": the sentiment task's default); `env`: environment variables
+#: of the variant's process.
 VARIANTS: dict[str, dict[str, Any]] = {
     "hand_keras_padded": {"model": "hand", "batches": "padded"},
-    "rnn_apps": {"model": "rnn_apps", "batches": "bucketed"},
+    # The package's path as `fit` runs it: the sentiment task's batch size and boundaries.
+    "rnn_apps": {"model": "rnn_apps", "batches": "bucketed", "batch": "package"},
+    # The same path at the anchor's batch of 64, and its two halves.
+    "rnn_apps_batch_64": {"model": "rnn_apps", "batches": "bucketed"},
     "hand_keras_bucketed": {"model": "hand", "batches": "bucketed"},
     "rnn_apps_padded": {"model": "rnn_apps", "batches": "padded"},
-    "rnn_apps_jit": {"model": "rnn_apps", "batches": "bucketed", "jit": True},
-    "rnn_apps_buckets_16": {"model": "rnn_apps", "batches": "bucketed", "buckets": 16},
-    "rnn_apps_buckets_64": {"model": "rnn_apps", "batches": "bucketed", "buckets": 64},
-    "rnn_apps_batch_128": {"model": "rnn_apps", "batches": "bucketed", "batch": 128},
-    "rnn_apps_bf16": {"model": "rnn_apps", "batches": "bucketed", "policy": "mixed_bfloat16"},
-    "rnn_apps_threads_1x2": {"model": "rnn_apps", "batches": "bucketed", "threads": (1, 2)},
-    "rnn_apps_threads_2x1": {"model": "rnn_apps", "batches": "bucketed", "threads": (2, 1)},
-    "rnn_apps_batch_128_buckets_16_threads_1x2": {
+    "hand_keras_padded_batch_128": {"model": "hand", "batches": "padded", "batch": 128},
+    # Tried on top of the package's path.
+    "rnn_apps_jit": {"model": "rnn_apps", "batches": "bucketed", "batch": "package", "jit": True},
+    "rnn_apps_buckets_16": {
         "model": "rnn_apps",
         "batches": "bucketed",
-        "batch": 128,
+        "batch": "package",
         "buckets": 16,
-        "threads": (1, 2),
     },
-    "rnn_apps_batch_128_bf16_buckets_16_threads_1x2": {
+    "rnn_apps_bf16": {
         "model": "rnn_apps",
         "batches": "bucketed",
-        "batch": 128,
-        "buckets": 16,
+        "batch": "package",
         "policy": "mixed_bfloat16",
+    },
+    "rnn_apps_threads_1x2": {
+        "model": "rnn_apps",
+        "batches": "bucketed",
+        "batch": "package",
         "threads": (1, 2),
     },
+    # The same thread setting from the environment, before TensorFlow starts (what a user of
+    # the CLI or of a training script can set without code).
+    "rnn_apps_env_threads_1x2": {
+        "model": "rnn_apps",
+        "batches": "bucketed",
+        "batch": "package",
+        "env": {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "2"},
+    },
+    "rnn_apps_batch_256": {"model": "rnn_apps", "batches": "bucketed", "batch": 256},
     # The anchor again at the end: the drift of the shared machine over the run.
     "hand_keras_padded_rerun": {"model": "hand", "batches": "padded"},
 }
@@ -295,7 +311,12 @@ def run_variant(name: str, steps: int, warmup: int, seed: int) -> dict[str, Any]
         keras.mixed_precision.set_global_policy(spec["policy"])
     keras.utils.set_random_seed(seed)
     lengths, source = imdb_lengths()
-    batch = int(spec.get("batch", BATCH))
+    batch = spec.get("batch", BATCH)
+    if batch == "package":
+        from rnn_apps.tasks.sentiment import SentimentConfig
+
+        batch = SentimentConfig().batch_size
+    batch = int(batch)
     # Same number of reviews for every batch size: tokens/s compare like with like.
     n_timed = max(1, steps * BATCH // batch)
     batches = make_batches(
@@ -356,7 +377,8 @@ def training_section(variants: list[str], steps: int, warmup: int, seed: int) ->
         t0 = time.perf_counter()
         cmd = [sys.executable, __file__, "--_variant", name, "--steps", str(steps)]
         cmd += ["--warmup", str(warmup), "--seed", str(seed)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        env = {**os.environ, **VARIANTS[name].get("env", {})}
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode or not lines:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]

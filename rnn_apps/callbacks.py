@@ -2,6 +2,8 @@
 
 - `WarmupCosineSchedule`: linear warm-up, then cosine decay over the planned steps or the
   time budget, whichever runs out first (text generation, translation).
+- `ValidateOnAverage`: validation, early stopping and the kept weights all use the optimizer's
+  moving average of the weights (sentiment).
 
 It reads the step from the optimizer (`optimizer.iterations`), which `BackupAndRestore`
 restores, so a resumed run continues the schedule where the killed one stopped.
@@ -64,3 +66,27 @@ class WarmupCosineSchedule(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:  # the history records the schedule, as with ReduceLROnPlateau
             logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+
+
+class ValidateOnAverage(keras.callbacks.SwapEMAWeights):
+    """Validates the optimizer's moving average of the weights and lets the callbacks before
+    it in the list keep that average.
+
+    Keras' `SwapEMAWeights` swaps the average in for validation and back right after it, so
+    `EarlyStopping(restore_best_weights=True)` then stores the raw weights under the
+    average's validation loss. This callback leaves the average in the model until the end
+    of the epoch: `EarlyStopping`, `ReduceLROnPlateau` and checkpoints listed before it see
+    the weights that were validated, and the best epoch's average is what training ends
+    with. Put it last in the list; the optimizer needs `use_ema=True`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(swap_on_epoch=False)
+
+    def on_test_end(self, logs: dict | None = None) -> None:
+        pass  # keep the average in place until `on_epoch_end`
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self._ema_weights_in_model:  # back to the raw weights to train on
+            self._swap_variables()
+            self._ema_weights_in_model = False

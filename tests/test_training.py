@@ -179,3 +179,35 @@ def test_keep_better_average_keeps_the_weights_with_the_lower_validation_loss(us
     best = min(info["val_loss_raw"], info["val_loss_average"])
     assert after == pytest.approx(best, rel=1e-5)
     assert info["kept_average"] == float(info["val_loss_average"] < info["val_loss_raw"])
+
+
+@pytest.mark.parametrize("validate_on_average", [True, False])
+def test_validate_on_average_ends_with_the_weights_early_stopping_scored(validate_on_average):
+    """With the callback, training ends with exactly the weights whose validation loss was the
+    best of the history (the best epoch's average); Keras' own `SwapEMAWeights` scores the
+    average but restores raw weights, whose loss is another number."""
+    from rnn_apps.callbacks import ValidateOnAverage
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(256, 4)).astype("float32")
+    y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    opt = keras.optimizers.SGD(0.2, use_ema=True, ema_momentum=0.9)  # noisy raw weights
+    model.compile(optimizer=opt, loss="mse")
+    val = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    swap = ValidateOnAverage() if validate_on_average else keras.callbacks.SwapEMAWeights()
+    history = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=3,
+        validation_data=val,
+        verbose=0,
+        callbacks=[keras.callbacks.EarlyStopping(restore_best_weights=True), swap],
+    ).history
+    final = float(model.evaluate(val, verbose=0))
+    best = min(history["val_loss"])
+    if validate_on_average:
+        assert final == pytest.approx(best, rel=1e-5)
+    else:
+        assert final != pytest.approx(best, rel=1e-3)

@@ -205,6 +205,8 @@ def test_config_type_and_range_errors_name_the_key(tmp_path, capsys):
         SentimentConfig.from_dict({"learning_rate": "fast"})
     with pytest.raises(UserInputError, match="'ngram_weighting' must be one of"):
         SentimentClassifier(ngram_weighting="bm25")
+    with pytest.raises(UserInputError, match="'ema_momentum' must be in"):
+        SentimentClassifier(ema_momentum=1.0)
     with pytest.raises(UserInputError, match="'distill_rounds' must be > 0"):
         SentimentClassifier(distill_rounds=0)
     with pytest.raises(UserInputError, match="Unknown sentiment option"):
@@ -392,10 +394,48 @@ def test_groups_and_unlabelled_texts_distil_into_the_rnn():
     assert clf.predict(["superb loved superb"]).labels == ["1"]
     with pytest.raises(UserInputError, match="groups"):
         SentimentClassifier(cfg).fit(texts, labels, groups=groups[:-1])
-    # Without distillation the unlabelled texts still feed the word vectors.
-    cfg2 = SentimentConfig(**{**TINY, "epochs": 1, "ngram_epochs": 1, "distill": False})
-    clf2 = SentimentClassifier(cfg2).fit(texts, labels, unlabelled=unlabelled)
+    # Without distillation the unlabelled texts still feed the word vectors. With a moving
+    # average of the weights, the branch ends with the average that validated best.
+    tiny2 = {**TINY, "epochs": 3, "ngram_epochs": 1, "distill": False, "ema_momentum": 0.9}
+    clf2 = SentimentClassifier(SentimentConfig(**tiny2)).fit(texts, labels, unlabelled=unlabelled)
     assert clf2.num_distilled_ == 0 and "distillation_targets" not in clf2.step_seconds_
+    hist = clf2.history_["rnn"]
+    best = int(np.argmin(hist["val_loss"]))
+    kept = clf2.validation_metrics_["branch_rnn_branch_accuracy"]
+    assert kept == pytest.approx(hist["val_accuracy"][best], abs=1e-6)
+
+
+def test_language_model_pretraining_learns_word_order_and_starts_the_rnn_branch():
+    import tensorflow as tf
+
+    from rnn_apps.tasks.sentiment import model as model_lib
+    from rnn_apps.tasks.sentiment.pretrain import pretrain_encoder
+
+    # Each word fixes the next and the previous one: ids count up from a random start.
+    rng = np.random.default_rng(0)
+    x = np.zeros((128, 12), np.int32)
+    for row in x:
+        n, start = rng.integers(4, 13), rng.integers(0, 38)
+        row[:n] = (start + np.arange(n)) % 38 + 2  # right-padded, ids 2..39
+    ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x), "float32"))).batch(32)
+    branch = model_lib.build_rnn_branch(SentimentConfig(**TINY), 40, 1)
+    rnn = branch.get_layer("rnn_classifier").get_layer("rnn_1")
+    before = [w.copy() for w in rnn.get_weights()]
+    hist = pretrain_encoder(
+        branch, ds, epochs=12, num_sampled=8, learning_rate=0.05, seed=0, verbose=0
+    )
+    assert len(hist["lm_loss"]) == 12 and hist["words"][0] == np.sum(np.count_nonzero(x, 1) - 1)
+    assert hist["lm_loss"][-1] < 0.5 * hist["lm_loss"][0]
+    assert all(not np.allclose(a, b) for a, b in zip(before, rnn.get_weights()))
+    # A first layer that returns no sequences cannot be pretrained: one clear line.
+    last = model_lib.build_rnn_branch(SentimentConfig(**{**TINY, "pooling": "last"}), 40, 1)
+    with pytest.raises(UserInputError, match="lm_pretrain_epochs=0"):
+        pretrain_encoder(last, ds, epochs=1, num_sampled=8, learning_rate=0.01, seed=0)
+    # Through fit: the pretraining runs once and is recorded with the pipeline.
+    texts, labels = corpus(120, seed=3)
+    tiny = {**TINY, "epochs": 1, "ngram_epochs": 1, "lm_pretrain_epochs": 2, "lm_num_sampled": 8}
+    clf = SentimentClassifier(SentimentConfig(**tiny)).fit(texts, labels)
+    assert len(clf.lm_pretrain_["lm_loss"]) == 2 and "lm_pretrain" in clf.step_seconds_
 
 
 def test_chopped_segments_are_seeded_ordered_spans_of_each_text():

@@ -101,8 +101,12 @@ def branches_of(model: Any) -> list[Any]:
     ]
 
 
-def compile_branch(model: Any, output_dim: int, learning_rate: float) -> Any:
-    """Compiles a logits model with (binary / sparse categorical) cross-entropy and accuracy."""
+def compile_branch(
+    model: Any, output_dim: int, learning_rate: float, ema_momentum: float = 0.0
+) -> Any:
+    """Compiles a logits model with (binary / sparse categorical) cross-entropy and accuracy:
+    Adam with gradient-norm clipping 1.0, keeping a moving average of the weights when
+    `ema_momentum` > 0."""
     import keras
 
     from rnn_apps.builders import compile_model
@@ -113,7 +117,10 @@ def compile_branch(model: Any, output_dim: int, learning_rate: float) -> Any:
     else:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    return compile_model(model, loss=loss, learning_rate=learning_rate, metrics=metrics)
+    optimizer = keras.optimizers.Adam(
+        learning_rate, clipnorm=1.0, use_ema=ema_momentum > 0, ema_momentum=ema_momentum or 0.99
+    )
+    return compile_model(model, loss=loss, optimizer=optimizer, metrics=metrics)
 
 
 def set_ngram_weights(ngram: Any, train_ds: Any, *, nb: bool) -> None:

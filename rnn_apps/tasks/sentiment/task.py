@@ -256,10 +256,12 @@ class SentimentClassifier(Task):
         self.num_augmented_ = 0
         self.distill_rounds_: list[dict[str, float]] = []
         vectors = None
+        pretrained: dict[str, list[Any]] | None = None
+        self.lm_pretrain_: dict[str, list[float]] = {}
         best: tuple[float, Any, dict[str, Any], dict[str, Any]] | None = None
         for r in range(1, rounds + 1):
             name = "rnn" if r == 1 else f"rnn_round{r}"
-            rnn_ds = train_ds
+            rnn_ds, num_rnn_texts = train_ds, len(texts)
             if distilling:
                 what = f"Labelling {len(unlabelled)} unlabelled texts (round {r} teacher)"
                 extra = unlabelled
@@ -274,12 +276,17 @@ class SentimentClassifier(Task):
                     soft = self._teacher_targets(teacher, extra)
                 targets = np.concatenate([y.astype(soft.dtype), soft])
                 rnn_ds = self._dataset(list(texts) + extra, targets, train=True)
+                num_rnn_texts += len(extra)
                 clock = self._lap(
                     "distillation_targets" if r == 1 else f"distillation_targets_round{r}", clock
                 )
             with run.strategy.scope():
                 rnn = model_lib.build_rnn_branch(cfg, vocab_size, out_dim)
-                model_lib.compile_branch(rnn, out_dim, cfg.learning_rate)
+                # The average spans at most about half an epoch, so that a small dataset
+                # trains as without it (momentum <= 1 - 2 / steps per epoch).
+                steps = -(-num_rnn_texts // cfg.batch_size)
+                ema = min(cfg.ema_momentum, max(0.0, 1.0 - 2.0 / steps))
+                model_lib.compile_branch(rnn, out_dim, cfg.learning_rate, ema)
             if cfg.embedding_init == "ppmi":
                 embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
                 if r == 1:  # the same word vectors start every round
@@ -291,7 +298,18 @@ class SentimentClassifier(Task):
                     clock = self._lap("word_vectors", clock)
                 if vectors is not None:
                     embedding.embeddings.assign(vectors)
-            self.train_model(rnn, rnn_ds, val_ds, name=name, epochs=cfg.epochs, **common)
+            if cfg.lm_pretrain_epochs:  # the same pretrained encoder starts every round
+                pretrained = self._pretrained_encoder(rnn, rnn_ds, pretrained, run)
+                if r == 1:
+                    clock = self._lap("lm_pretrain", clock)
+            averaging = []
+            if ema > 0:
+                from rnn_apps.callbacks import ValidateOnAverage
+
+                averaging.append(ValidateOnAverage())
+            self.train_model(
+                rnn, rnn_ds, val_ds, name=name, epochs=cfg.epochs, callbacks=averaging, **common
+            )
             clock = self._lap(name, clock)
             self.model_ = model_lib.build_sentiment_model([*branches, rnn], out_dim)
             with step("Fitting the branch blend on the validation texts", cfg.verbose):
@@ -339,6 +357,40 @@ class SentimentClassifier(Task):
                 ppmi_ds = self._dataset(list(texts) + list(unlabelled), dummy, train=False)
         with step(f"Learning {rows} word vectors (PPMI + SVD)", cfg.verbose):
             return model_lib.ppmi_vectors(cfg, ppmi_ds, rows)
+
+    def _pretrained_encoder(
+        self, rnn: Any, batches: Any, pretrained: dict[str, list[Any]] | None, run: FitRun
+    ) -> dict[str, list[Any]]:
+        """Language-model pretraining of `rnn`'s embedding and first bidirectional layer on
+        `batches` (`rnn_apps.tasks.sentiment.pretrain`), or the weights of an earlier round's
+        pretraining set on this fresh branch. Returns those weights by layer name."""
+        from rnn_apps.progress import step
+        from rnn_apps.tasks.sentiment.pretrain import pretrain_encoder
+
+        cfg = self.config
+        inner = rnn.get_layer("rnn_classifier")
+        layers = {name: inner.get_layer(name) for name in ("embedding", "rnn_1")}
+        if pretrained is not None:
+            for name, layer in layers.items():
+                layer.set_weights(pretrained[name])
+            return pretrained
+        with step(
+            f"Pretraining the RNN encoder as a language model ({cfg.lm_pretrain_epochs} "
+            "epochs, forward and backward)",
+            cfg.verbose,
+        ):
+            self.lm_pretrain_ = pretrain_encoder(
+                rnn,
+                batches,
+                epochs=cfg.lm_pretrain_epochs,
+                num_sampled=cfg.lm_num_sampled,
+                learning_rate=cfg.learning_rate,
+                seed=cfg.seed,
+                # at most half of the time left, the rest is for learning the labels
+                deadline=None if run.deadline is None else (time.monotonic() + run.deadline) / 2,
+                verbose=cfg.verbose,
+            )
+        return {name: layer.get_weights() for name, layer in layers.items()}
 
     def _lap(self, name: str, since: float) -> float:
         """Records the seconds since `since` as step `name`; returns the time now."""
@@ -515,6 +567,7 @@ class SentimentClassifier(Task):
             "num_distilled": getattr(self, "num_distilled_", 0),
             "num_augmented": getattr(self, "num_augmented_", 0),
             "distill_rounds": getattr(self, "distill_rounds_", []),
+            "lm_pretrain": getattr(self, "lm_pretrain_", {}),
             "epochs": getattr(self, "epochs_", {}),
             "validation_metrics": getattr(self, "validation_metrics_", {}),
             "validation_report": getattr(self, "validation_report_", {}),
@@ -529,6 +582,7 @@ class SentimentClassifier(Task):
         self.num_distilled_ = state.get("num_distilled", 0)
         self.num_augmented_ = state.get("num_augmented", 0)
         self.distill_rounds_ = state.get("distill_rounds", [])
+        self.lm_pretrain_ = state.get("lm_pretrain", {})
         self.validation_metrics_ = state.get("validation_metrics", {})
         self.validation_report_ = state.get("validation_report", {})
 
