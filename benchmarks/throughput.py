@@ -22,7 +22,10 @@ compiles are excluded) and then `--steps` timed `model.fit` steps. The figure is
   thread settings (in code and from the environment), and the two halves of the gain (hand
   model + buckets, builder + padding).
 
-`training.speedup_vs_hand_keras` = `rnn_apps` / `hand_keras_padded`, same run.
+`training.speedup_vs_hand_keras` = `rnn_apps` / `hand_keras_padded`, same run: the median of
+`--pairs` (3) pairs of runs of the two, the first pair in the variant list and the others
+after all the variants, alternating which of the two runs first (`training.pairs`), because
+this shared machine drifts by 10-30% over a run.
 
 Serving protocol (`serving`): every committed SavedModel under `saved_models/` is loaded with
 `tf.saved_model.load` in a subprocess that never imports rnn_apps (checked: `rnn_apps` not in
@@ -43,12 +46,14 @@ model's RNN branch architecture (most of that model's latency) with random weigh
 Pipelines (`pipelines`): the text-generation fit above in characters per second, and
 `Forecaster.fit` on ETTh1 (the committed model's configuration, one epoch) in training
 windows per second, both over the whole fit call (setup and validation included: lower
-bounds). The sentiment pipeline's rate is left to its own benchmark (issue #12).
+bounds), and `SentimentClassifier.fit` (its RNN branch alone, 4,000 IMDB reviews, one
+epoch) in real tokens per second of that branch's training.
 
 Command line (run under the machine's CPU lock; `--quick` is a smoke run of a few minutes;
-a full run takes about 10 minutes: 7-8 for the training variants, 2-3 for the rest):
+a full run takes about 15 minutes: 10-11 for the training variants and pairs, 4 for the
+rest):
 
-    python benchmarks/throughput.py [--quick] [--steps 100] [--warmup 15]
+    python benchmarks/throughput.py [--quick] [--steps 100] [--warmup 15] [--pairs 3]
         [--variants a,b,...] [--skip-training] [--skip-serving] [--skip-textgen]
         [--skip-pipelines] [--merge] [--output PATH]
 
@@ -65,6 +70,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -127,8 +133,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "env": {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "2"},
     },
     "rnn_apps_batch_256": {"model": "rnn_apps", "batches": "bucketed", "batch": 256},
-    # The anchor again at the end: the drift of the shared machine over the run.
-    "hand_keras_padded_rerun": {"model": "hand", "batches": "padded"},
 }
 QUICK_VARIANTS = ("hand_keras_padded", "rnn_apps")
 
@@ -370,23 +374,42 @@ def run_variant(name: str, steps: int, warmup: int, seed: int) -> dict[str, Any]
     }
 
 
-def training_section(variants: list[str], steps: int, warmup: int, seed: int) -> dict[str, Any]:
-    """Runs each variant in a subprocess (fresh TF state), in the order given."""
+def run_variant_process(name: str, steps: int, warmup: int, seed: int) -> dict[str, Any]:
+    """`run_variant(name)` in a subprocess (fresh TF state, the variant's environment)."""
+    t0 = time.perf_counter()
+    cmd = [sys.executable, __file__, "--_variant", name, "--steps", str(steps)]
+    cmd += ["--warmup", str(warmup), "--seed", str(seed)]
+    env = {**os.environ, **VARIANTS[name].get("env", {})}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        out = {"error": " | ".join(tail)[-600:]}
+    else:
+        out = json.loads(lines[-1][len("RESULT ") :])
+    out["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    print(name, json.dumps(out), flush=True)
+    return out
+
+
+def training_section(
+    variants: list[str], steps: int, warmup: int, seed: int, pairs: int = 3
+) -> dict[str, Any]:
+    """Runs each variant in a subprocess, in the order given, then `pairs - 1` more pairs of
+    the anchor and the package's path, alternating which runs first (the machine drifts:
+    `speedup_vs_hand_keras` is the median of the pairs' ratios)."""
     results: dict[str, Any] = {}
     for name in variants:
-        t0 = time.perf_counter()
-        cmd = [sys.executable, __file__, "--_variant", name, "--steps", str(steps)]
-        cmd += ["--warmup", str(warmup), "--seed", str(seed)]
-        env = {**os.environ, **VARIANTS[name].get("env", {})}
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode or not lines:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            results[name] = {"error": " | ".join(tail)[-600:]}
-        else:
-            results[name] = json.loads(lines[-1][len("RESULT ") :])
-        results[name]["wall_seconds"] = round(time.perf_counter() - t0, 1)
-        print(name, json.dumps(results[name]), flush=True)
+        results[name] = run_variant_process(name, steps, warmup, seed)
+    pair_rates: list[dict[str, float]] = []
+    head = ("hand_keras_padded", "rnn_apps")
+    if all("real_tokens_per_second" in results.get(n, {}) for n in head):
+        pair_rates.append({n: results[n]["real_tokens_per_second"] for n in head})
+        for k in range(1, pairs):
+            order = head[::-1] if k % 2 else head
+            runs = {n: run_variant_process(n, steps, warmup, seed + k) for n in order}
+            if all("real_tokens_per_second" in r for r in runs.values()):
+                pair_rates.append({n: runs[n]["real_tokens_per_second"] for n in head})
     rates = {
         k: v["real_tokens_per_second"] for k, v in results.items() if "real_tokens_per_second" in v
     }
@@ -406,13 +429,15 @@ def training_section(variants: list[str], steps: int, warmup: int, seed: int) ->
     anchor = rates.get("hand_keras_padded")
     if anchor:
         out["ratio_vs_hand_keras"] = {k: round(v / anchor, 3) for k, v in rates.items()}
-        if "rnn_apps" in rates:
-            out["speedup_vs_hand_keras"] = round(rates["rnn_apps"] / anchor, 3)
-        rerun = rates.get("hand_keras_padded_rerun")
-        if rerun:  # the machine drifts: the ratios against the mean of both anchor runs too
-            mean = (anchor + rerun) / 2
-            out["anchor_drift"] = round(rerun / anchor, 3)
-            out["ratio_vs_mean_of_anchor_runs"] = {k: round(v / mean, 3) for k, v in rates.items()}
+    if pair_rates:
+        ratios = [p["rnn_apps"] / p["hand_keras_padded"] for p in pair_rates]
+        out["pairs"] = [{**p, "ratio": round(r, 3)} for p, r in zip(pair_rates, ratios)]
+        out["speedup_vs_hand_keras"] = round(statistics.median(ratios), 3)
+        out["speedup_range"] = [round(min(ratios), 3), round(max(ratios), 3)]
+        out["anchor_range"] = [
+            min(p["hand_keras_padded"] for p in pair_rates),
+            max(p["hand_keras_padded"] for p in pair_rates),
+        ]
     return out
 
 
@@ -802,6 +827,52 @@ def forecast_pipeline_rate(epochs: int) -> dict[str, Any]:
     }
 
 
+def sentiment_pipeline_rate(num_texts: int = 4000, epochs: int = 1) -> dict[str, Any]:
+    """`SentimentClassifier.fit` on `num_texts` IMDB train reviews (seeded sample; 1,000 more
+    for validation), the RNN branch alone (no n-gram branch, no distillation, no
+    language-model pretraining, random embedding) at the default configuration: the real
+    tokens it reads (each text cut to `sequence_length`, as its crop does) per second of its
+    training step, validation included (a lower bound)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from rnn_apps.data.imdb import load_imdb
+    from rnn_apps.tasks.sentiment import SentimentClassifier, SentimentConfig
+    from rnn_apps.tasks.sentiment.preprocessor import standardize_text
+
+    train = load_imdb(splits=("train",))["train"]
+    pick = np.random.default_rng(0).permutation(len(train))[: num_texts + 1000]
+    texts = train["text"].to_numpy()[pick].tolist()
+    labels = train["label"].to_numpy()[pick].tolist()
+    cfg = SentimentConfig(
+        ngram_branch=False,
+        distill=False,
+        embedding_init=None,
+        lm_pretrain_epochs=0,
+        refit=False,
+        epochs=epochs,
+        seed=0,
+        verbose=0,
+    )
+    clf = SentimentClassifier(cfg).fit(
+        texts[:num_texts],
+        labels[:num_texts],
+        validation_data=(texts[num_texts:], labels[num_texts:]),
+    )
+    words = tf.strings.split(standardize_text(tf.constant(texts[:num_texts])))
+    read = np.minimum(words.row_lengths().numpy(), cfg.sequence_length).sum()
+    epochs_run = len(clf.history_["rnn"]["loss"])
+    seconds = clf.step_seconds_["rnn"]
+    return {
+        "config": f"BiGRU {cfg.units}, embedding {cfg.embedding_dim}, batch {cfg.batch_size}, "
+        f"length buckets, up to {cfg.sequence_length} tokens per review (the default RNN "
+        f"branch), {num_texts} reviews, {epochs_run} epoch(s)",
+        "train_texts": num_texts,
+        "rnn_fit_seconds": round(seconds, 2),
+        "real_tokens_per_second": round(float(read) * epochs_run / seconds, 1),
+    }
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -813,6 +884,12 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 15)")
     p.add_argument("--variants", default=None, help="comma-separated subset of the variants")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--pairs",
+        type=int,
+        default=None,
+        help="anchor / package-path pairs for the headline ratio (default 3, quick 1)",
+    )
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--skip-serving", action="store_true")
     p.add_argument("--skip-textgen", action="store_true")
@@ -826,6 +903,7 @@ def main() -> int:
     a = p.parse_args()
     steps = a.steps or (10 if a.quick else 100)
     warmup = a.warmup or (5 if a.quick else 15)
+    a.pairs = a.pairs or (1 if a.quick else 3)
     if a._variant:
         print("RESULT " + json.dumps(run_variant(a._variant, steps, warmup, a.seed)), flush=True)
         return 0
@@ -861,7 +939,7 @@ def main() -> int:
         unknown = [n for n in names if n not in VARIANTS]
         if unknown:
             p.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
-        result["training"] = training_section(names, steps, warmup, a.seed)
+        result["training"] = training_section(names, steps, warmup, a.seed, a.pairs)
     if not a.skip_serving:
         result["serving"] = serving_section(a.quick)
     if not a.skip_textgen:
@@ -883,10 +961,10 @@ def main() -> int:
             pipes["forecast_windows_per_second"] = forecast_pipeline_rate(1)
         except Exception as err:  # no mirror: say so in the result
             pipes["forecast_windows_per_second"] = {"error": f"{type(err).__name__}: {err}"}
-        pipes["sentiment_tokens_per_second"] = (
-            "not measured here: the sentiment task is being changed (issue #12); its "
-            "benchmark's own timings are in sentiment_imdb.json"
-        )
+        try:
+            pipes["sentiment_tokens_per_second"] = sentiment_pipeline_rate()
+        except Exception as err:  # no mirror: say so in the result
+            pipes["sentiment_tokens_per_second"] = {"error": f"{type(err).__name__}: {err}"}
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

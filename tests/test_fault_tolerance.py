@@ -68,6 +68,7 @@ def test_sigkill_mid_epoch_then_same_command_resumes_and_completes(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(
         "ngram_branch: false\nepochs: 4\npatience: 10\nunits: 8\nembedding_dim: 8\n"
+        "lm_pretrain_epochs: 0\nrefit: false\n"
         "sequence_length: 64\nbatch_size: 16\nmax_tokens: 200\nverbose: 0\n"
     )
     out = tmp_path / "run"

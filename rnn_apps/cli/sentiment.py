@@ -10,8 +10,10 @@
 
 Without `--data`, `train` reads the IMDB train split and `evaluate` the IMDB test split
 (`--data-dir` or `$RNN_APPS_DATA_DIR`, else a download); the IMDB validation split holds out
-whole movies, and `--unlabelled` adds the 50,000 unlabelled IMDB reviews (distillation and word
-vectors; about 3.5x the RNN's training time). With `--data`, `--group-column` names a column
+whole movies, and `--unlabelled` adds the 50,000 unlabelled IMDB reviews (distillation, word
+vectors and language-model pretraining; about 3.5x the RNN's training time). After the model
+selection both branches are refit on all the labelled texts (`refit: false` in a `--config`
+file turns that off). With `--data`, `--group-column` names a column
 whose groups (e.g. movies) the validation split keeps together. `train` reports the metrics on
 its validation split (and writes their `confusion_matrix.png`); the IMDB test metrics come
 from `rnn-apps sentiment evaluate --model DIR`.
@@ -160,6 +162,7 @@ class CLI(TaskCLI):
             "epochs": dict(task.epochs_),
             "step_seconds": dict(task.step_seconds_),
             "num_unlabelled_distilled": task.num_distilled_,
+            "refit": dict(getattr(task, "refit_", {})),
         }
 
     def evaluate(self, model: Any, args: argparse.Namespace, out: Path | None) -> dict[str, Any]:
@@ -196,6 +199,14 @@ class CLI(TaskCLI):
                 if key in branches
             ]
             lines.append(f"Validation accuracy {val['accuracy']:.2f} ({', '.join(parts)})")
+        refit = report.get("refit") or {}
+        if "num_texts" in refit:
+            lines.append(
+                f"Then refit on all {refit['num_texts']} labelled texts (the validation "
+                "figures are of the model before the refit)"
+            )
+        elif "skipped" in refit:
+            lines.append(f"Refit skipped: {refit['skipped']}")
         if "accuracy" in report:
             lines.append(
                 f"On {report.get('num_examples')} texts ({report.get('data')}): "

@@ -56,6 +56,8 @@ TINY = {
     "batch_size": 32,
     "learning_rate": 0.01,
     "patience": 3,
+    "refit": False,  # one test below covers the refit (it doubles the training time)
+    "lm_pretrain_epochs": 0,  # one test below covers the pretraining
     "verbose": 0,
 }
 
@@ -348,7 +350,7 @@ def test_multiclass_with_validation_data_under_a_mirrored_strategy():
     texts, labels = corpus(150, seed=3, classes=classes)
     names = ["bad", "good", "meh"]
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    cfg = SentimentConfig(**{**TINY, "epochs": 1, "ngram_epochs": 2})
+    cfg = SentimentConfig(**{**TINY, "epochs": 1, "ngram_epochs": 2, "refit": True})
     labels = [names[k] for k in labels]
     clf = SentimentClassifier(
         cfg
@@ -356,6 +358,7 @@ def test_multiclass_with_validation_data_under_a_mirrored_strategy():
         (texts[:120], labels[:120]), validation_data=(texts[120:], labels[120:]), strategy=strategy
     )
     assert clf.class_names_ == names and clf.validation_report_["num_examples"] == 30
+    assert clf.refit_ == {} and "rnn_refit" not in clf.history_  # the user's validation texts
     rnn = clf.model_.get_layer("rnn_branch")
     assert all(isinstance(v.value, tf.distribute.DistributedValues) for v in rnn.weights)
     pred = clf.predict(["superb loved", *BAD_INPUTS])
@@ -403,6 +406,38 @@ def test_groups_and_unlabelled_texts_distil_into_the_rnn():
     best = int(np.argmin(hist["val_loss"]))
     kept = clf2.validation_metrics_["branch_rnn_branch_accuracy"]
     assert kept == pytest.approx(hist["val_accuracy"][best], abs=1e-6)
+
+
+def test_refit_trains_both_branches_again_on_all_labelled_texts(tmp_path):
+    texts, labels = corpus(160, seed=8)
+    unlabelled, _ = corpus(60, seed=9)
+    tiny = {**TINY, "epochs": 3, "ngram_epochs": 3, "refit": True}
+    clf = SentimentClassifier(SentimentConfig(**tiny)).fit(texts, labels, unlabelled=unlabelled)
+    refit = clf.refit_
+    assert refit["num_texts"] == 160  # the 128 fit texts and the 32 validation texts
+    for name in ("ngram", "rnn"):
+        # The epochs up to the best validation loss again, at the learning rates they had.
+        selection = clf.history_[name]
+        best = int(np.argmin(selection["val_loss"])) + 1
+        again = clf.history_[f"{name}_refit"]
+        assert refit["epochs"][name] == best == len(again["loss"]) and "val_loss" not in again
+        assert again["learning_rate"] == pytest.approx(selection["learning_rate"][:best])
+    assert {"ngram_refit", "distillation_targets_refit", "rnn_refit"} <= set(clf.step_seconds_)
+    # New branches behind the blend weights fitted on the validation split.
+    before, after = clf.selection_model_, clf.model_
+    for a, b in zip(before.get_layer("logits").weights, after.get_layer("logits").weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    emb = [m.get_layer("rnn_branch").get_layer("rnn_classifier").get_layer("embedding")
+           for m in (before, after)]  # fmt: skip
+    assert not np.allclose(emb[0].embeddings.numpy(), emb[1].embeddings.numpy())
+    assert clf.predict(["superb loved superb", "awful dull hated"]).labels == ["1", "0"]
+    clf.save(tmp_path / "p")
+    assert SentimentClassifier.load(tmp_path / "p").refit_ == refit
+    # Too little time left: skipped, with the reason.
+    clf = SentimentClassifier(SentimentConfig(**{**tiny, "max_train_minutes": 1e-4})).fit(
+        texts, labels
+    )
+    assert "time budget ran out" in clf.refit_["skipped"] and clf.selection_model_ is None
 
 
 def test_language_model_pretraining_learns_word_order_and_starts_the_rnn_branch():

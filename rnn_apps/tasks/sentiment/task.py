@@ -28,6 +28,7 @@ of up to 32 texts run the model XLA-compiled on padded shapes
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -81,7 +82,9 @@ class SentimentClassifier(Task):
     `history_` (`{"ngram": ..., "rnn": ...}`), `epochs_`, `num_distilled_` and
     `num_augmented_` (texts the RNN learnt the teacher on), `validation_metrics_` (accuracy of
     each branch and of the blend, blend weights), `validation_report_` (all metrics of the
-    blend on the validation split), `train_seconds_`.
+    blend on the validation split), `refit_` (the refit on all labelled texts: its epochs, or
+    why it was skipped), `train_seconds_`; after a refit in this process also
+    `selection_model_` (the model the validation figures are of; not saved).
 
     Example:
         >>> clf = SentimentClassifier(SentimentConfig(epochs=3))
@@ -123,9 +126,11 @@ class SentimentClassifier(Task):
             groups: (N,) group of every training text (IMDB: its movie id): the validation
                 split then holds out whole groups. Ignored with `validation_data`.
             unlabelled: Extra texts without labels (at most `max_unlabelled` are used): the
-                RNN branch learns the n-gram branch's probabilities on them (`distill`) and
-                the word vectors are counted on them (`ppmi_unlabelled`). The vocabulary is
-                adapted on the labelled training texts only.
+                RNN branch learns the n-gram branch's probabilities on them (`distill`), the
+                word vectors are counted on them (`ppmi_unlabelled`) and the RNN's
+                language-model pretraining reads them (`lm_pretrain_epochs`, by default 4
+                epochs when unlabelled texts are given). The vocabulary is adapted on the
+                labelled training texts only.
             work_dir: Run folder: `BackupAndRestore` checkpoints under `work_dir/backup/ngram`
                 and `work_dir/backup/rnn` (an interrupted `fit` with the same `work_dir`
                 resumes), TensorBoard logs under `work_dir/logs`.
@@ -197,7 +202,8 @@ class SentimentClassifier(Task):
         texts, labels = train
         pre = SentimentPreprocessor(cfg.max_tokens, cfg.max_length, self._class_names)
         y = pre.encode_labels(labels)
-        if validation is None:
+        held_out = validation is None
+        if held_out:
             if len(texts) < 4:
                 raise UserInputError(
                     f"Only {len(texts)} texts: need at least 4 to hold out a validation split."
@@ -224,8 +230,8 @@ class SentimentClassifier(Task):
         pre.set_class_prior(y)
         self.preprocessor_ = pre
         self.step_seconds_: dict[str, float] = {}
-        clock = time.monotonic()
-        vocab_size, out_dim = pre.vocabulary_size, pre.output_dim
+        self._clock = time.monotonic()
+        out_dim = pre.output_dim
         train_ds = self._dataset(texts, y, train=True)
         val_ds = self._dataset(val_texts, y_val, train=False)
         fixed = None
@@ -234,20 +240,12 @@ class SentimentClassifier(Task):
         common = dict(run=run, fixed_batches=fixed, global_batch_size=cfg.batch_size)
         common["shuffle"] = False  # the datasets shuffle themselves
         self.time_budget_exhausted_ = False
+        self.refit_: dict[str, Any] = {}
+        self.selection_model_ = None
 
         branches = []
         if cfg.ngram_branch:
-            with run.strategy.scope():
-                ngram = model_lib.build_ngram_branch(cfg, vocab_size, out_dim)
-                with step("Counting n-gram document frequencies", cfg.verbose):
-                    nb = cfg.ngram_weighting == "nb" and out_dim == 1
-                    model_lib.set_ngram_weights(ngram, train_ds, nb=nb)
-                model_lib.compile_branch(ngram, out_dim, cfg.ngram_learning_rate)
-            self.train_model(
-                ngram, train_ds, val_ds, name="ngram", epochs=cfg.ngram_epochs, **common
-            )
-            branches.append(ngram)
-            clock = self._lap("ngram", clock)
+            branches.append(self._train_ngram_branch("ngram", train_ds, val_ds, common))
         unlabelled = getattr(self, "_unlabelled", None) or []
         distilling = bool(unlabelled and cfg.distill and branches and not run.multi_worker)
         rounds = cfg.distill_rounds if distilling else 1
@@ -255,66 +253,21 @@ class SentimentClassifier(Task):
         self.num_distilled_ = len(unlabelled) if distilling else 0
         self.num_augmented_ = 0
         self.distill_rounds_: list[dict[str, float]] = []
-        vectors = None
-        pretrained: dict[str, list[Any]] | None = None
-        self.lm_pretrain_: dict[str, list[float]] = {}
+        # Computed once per fit: the word vectors (from the training batches, or the
+        # training + unlabelled ones) and the pretrained encoder.
+        self._rnn_init: dict[str, Any] = {"train_ds": train_ds, "pretrained": None}
+        self.lm_pretrain_: dict[str, Any] = {}
         best: tuple[float, Any, dict[str, Any], dict[str, Any]] | None = None
         for r in range(1, rounds + 1):
             name = "rnn" if r == 1 else f"rnn_round{r}"
-            rnn_ds, num_rnn_texts = train_ds, len(texts)
-            if distilling:
-                what = f"Labelling {len(unlabelled)} unlabelled texts (round {r} teacher)"
-                extra = unlabelled
-                if cfg.distill_augment:  # chopped, word-dropped copies, labelled by the teacher
-                    augmented = chopped_segments(
-                        list(texts) + unlabelled, cfg.distill_augment, seed=cfg.seed + r
-                    )
-                    extra = unlabelled + augmented
-                    self.num_augmented_ = len(augmented)
-                    what += f" and {len(augmented)} augmented segments"
-                with step(what, cfg.verbose):
-                    soft = self._teacher_targets(teacher, extra)
-                targets = np.concatenate([y.astype(soft.dtype), soft])
-                rnn_ds = self._dataset(list(texts) + extra, targets, train=True)
-                num_rnn_texts += len(extra)
-                clock = self._lap(
-                    "distillation_targets" if r == 1 else f"distillation_targets_round{r}", clock
-                )
-            with run.strategy.scope():
-                rnn = model_lib.build_rnn_branch(cfg, vocab_size, out_dim)
-                # The average spans at most about half an epoch, so that a small dataset
-                # trains as without it (momentum <= 1 - 2 / steps per epoch).
-                steps = -(-num_rnn_texts // cfg.batch_size)
-                ema = min(cfg.ema_momentum, max(0.0, 1.0 - 2.0 / steps))
-                model_lib.compile_branch(rnn, out_dim, cfg.learning_rate, ema)
-            if cfg.embedding_init == "ppmi":
-                embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
-                if r == 1:  # the same word vectors start every round
-                    rows = int(embedding.input_dim)
-                    # Reuse the distillation batches when they hold exactly texts + unlabelled
-                    # (word vectors never count the augmented copies).
-                    tokenised = rnn_ds if distilling and not cfg.distill_augment else None
-                    vectors = self._word_vectors(rows, train_ds, tokenised, texts, y, unlabelled)
-                    clock = self._lap("word_vectors", clock)
-                if vectors is not None:
-                    embedding.embeddings.assign(vectors)
-            if cfg.lm_pretrain_epochs:  # the same pretrained encoder starts every round
-                pretrained = self._pretrained_encoder(rnn, rnn_ds, pretrained, run)
-                if r == 1:
-                    clock = self._lap("lm_pretrain", clock)
-            averaging = []
-            if ema > 0:
-                from rnn_apps.callbacks import ValidateOnAverage
-
-                averaging.append(ValidateOnAverage())
-            self.train_model(
-                rnn, rnn_ds, val_ds, name=name, epochs=cfg.epochs, callbacks=averaging, **common
+            suffix = "" if r == 1 else f"_round{r}"
+            rnn = self._train_rnn_branch(
+                name, texts, y, train_ds, teacher, unlabelled, val_ds, common, seed=cfg.seed + r
             )
-            clock = self._lap(name, clock)
             self.model_ = model_lib.build_sentiment_model([*branches, rnn], out_dim)
             with step("Fitting the branch blend on the validation texts", cfg.verbose):
                 self._fit_blend([*branches, rnn], val_ds)
-            clock = self._lap("blend" if r == 1 else f"blend_round{r}", clock)
+            self._lap("blend" + suffix)
             score = self.validation_metrics_["blend_accuracy"]
             self.distill_rounds_.append(
                 {
@@ -331,7 +284,240 @@ class SentimentClassifier(Task):
                 break
         assert best is not None
         _, self.model_, self.validation_metrics_, self.validation_report_ = best
+        if cfg.refit and held_out:
+            kept = int(self.validation_metrics_.get("distill_round_kept", 1))
+            self._refit(
+                texts + val_texts,
+                np.concatenate([y, y_val]),
+                unlabelled if distilling else [],
+                kept,
+                run,
+                common,
+                out_dim,
+            )
         self.epochs_ = {k: len(h.get("loss", [])) for k, h in self.history_.items()}
+
+    def _train_ngram_branch(
+        self,
+        name: str,
+        train_ds: Any,
+        val_ds: Any,
+        common: dict[str, Any],
+        epochs: int | None = None,
+        learning_rates: Sequence[float] | None = None,
+    ) -> Any:
+        """Builds the n-gram branch, counts its n-gram weights on `train_ds` and trains it:
+        early-stopped on `val_ds`, or (refit, `val_ds` None) for `epochs` epochs at the
+        per-epoch `learning_rates` of the selection run."""
+        from rnn_apps.progress import step
+
+        cfg, pre, run = self.config, self.preprocessor_, common["run"]
+        with run.strategy.scope():
+            ngram = model_lib.build_ngram_branch(cfg, pre.vocabulary_size, pre.output_dim)
+            with step("Counting n-gram document frequencies", cfg.verbose):
+                nb = cfg.ngram_weighting == "nb" and pre.output_dim == 1
+                model_lib.set_ngram_weights(ngram, train_ds, nb=nb)
+            model_lib.compile_branch(ngram, pre.output_dim, cfg.ngram_learning_rate)
+        self.train_model(
+            ngram,
+            train_ds,
+            val_ds,
+            name=name,
+            epochs=epochs or cfg.ngram_epochs,
+            callbacks=_replay(learning_rates),
+            **common,
+        )
+        self._lap(name)
+        return ngram
+
+    def _train_rnn_branch(
+        self,
+        name: str,
+        texts: Sequence[str],
+        y: np.ndarray,
+        labelled_ds: Any,
+        teacher: Any,
+        unlabelled: Sequence[str],
+        val_ds: Any,
+        common: dict[str, Any],
+        *,
+        seed: int,
+        epochs: int | None = None,
+        learning_rates: Sequence[float] | None = None,
+    ) -> Any:
+        """Builds and trains the RNN branch on the labelled `texts` (`labelled_ds`: their
+        training batches) plus, with a `teacher`,
+        the `unlabelled` texts (and `distill_augment` chopped copies) with the teacher's
+        targets. Its embedding starts from the word vectors and its encoder from the
+        language-model pretraining, both computed once per `fit` (`self._rnn_init`).
+        Early-stopped on `val_ds` (validating the weight average), or (refit, `val_ds` None)
+        trained for `epochs` epochs at the per-epoch `learning_rates` of the selection run."""
+        from rnn_apps.progress import step
+
+        cfg, pre, run = self.config, self.preprocessor_, common["run"]
+        suffix = name[len("rnn") :]
+        num_texts = len(texts)
+        if teacher is None:
+            rnn_ds = labelled_ds
+        else:
+            what = f"Labelling {len(unlabelled)} unlabelled texts ({name} teacher)"
+            extra = list(unlabelled)
+            if cfg.distill_augment:  # chopped, word-dropped copies, labelled by the teacher
+                augmented = chopped_segments(list(texts) + extra, cfg.distill_augment, seed=seed)
+                extra += augmented
+                self.num_augmented_ = len(augmented)
+                what += f" and {len(augmented)} augmented segments"
+            with step(what, cfg.verbose):
+                soft = self._teacher_targets(teacher, extra)
+            targets = np.concatenate([y.astype(soft.dtype), soft])
+            rnn_ds = self._dataset(list(texts) + extra, targets, train=True)
+            num_texts += len(extra)
+            self._lap("distillation_targets" + suffix)
+        with run.strategy.scope():
+            rnn = model_lib.build_rnn_branch(cfg, pre.vocabulary_size, pre.output_dim)
+            # The average spans at most about half an epoch, so that a small dataset
+            # trains as without it (momentum <= 1 - 2 / steps per epoch).
+            steps = -(-num_texts // cfg.batch_size)
+            ema = min(cfg.ema_momentum, max(0.0, 1.0 - 2.0 / steps))
+            model_lib.compile_branch(rnn, pre.output_dim, cfg.learning_rate, ema)
+        init = self._rnn_init
+        if cfg.embedding_init == "ppmi":
+            embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
+            if "rows" not in init:  # the same word vectors start every round and the refit
+                init["rows"] = int(embedding.input_dim)
+                # Reuse the distillation batches when they hold exactly texts + unlabelled
+                # (word vectors never count the augmented copies).
+                tokenised = rnn_ds if teacher is not None and not cfg.distill_augment else None
+                init["vectors"] = self._word_vectors(
+                    init["rows"], init["train_ds"], tokenised, texts, y, unlabelled
+                )
+                self._lap("word_vectors")
+            if init["vectors"] is not None:
+                embedding.embeddings.assign(init["vectors"])
+        lm_epochs = self._lm_pretrain_epochs()
+        if lm_epochs and not _default_strategy(run.strategy):
+            if not self.lm_pretrain_ and cfg.verbose:
+                print(
+                    "Language-model pretraining skipped: its training loop does not run under "
+                    f"{type(run.strategy).__name__}.",
+                    file=sys.stderr,
+                )
+            self.lm_pretrain_ = {"skipped": "not under a tf.distribute strategy"}
+        if lm_epochs and "skipped" not in self.lm_pretrain_:
+            # the same pretrained encoder starts every round and the refit
+            first = init["pretrained"] is None
+            init["pretrained"] = self._pretrained_encoder(rnn, rnn_ds, init["pretrained"], run)
+            if first:
+                self._lap("lm_pretrain")
+        trainee = rnn
+        if cfg.adversarial_epsilon > 0 and not run.multi_worker:
+            from rnn_apps.adversarial import AdversarialTrainer
+
+            embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
+            with run.strategy.scope():
+                trainee = AdversarialTrainer(rnn, embedding, cfg.adversarial_epsilon, name=name)
+                model_lib.compile_branch(trainee, pre.output_dim, cfg.learning_rate, ema)
+        callbacks = _replay(learning_rates)
+        if ema > 0 and val_ds is not None:
+            from rnn_apps.callbacks import ValidateOnAverage
+
+            callbacks.append(ValidateOnAverage())
+        self.train_model(
+            trainee,
+            rnn_ds,
+            val_ds,
+            name=name,
+            epochs=epochs or cfg.epochs,
+            callbacks=callbacks,
+            **common,
+        )
+        self._lap(name)
+        return rnn
+
+    def _refit(
+        self,
+        texts: list[str],
+        y: np.ndarray,
+        unlabelled: Sequence[str],
+        kept_round: int,
+        run: FitRun,
+        common: dict[str, Any],
+        out_dim: int,
+    ) -> None:
+        """Trains the selected branches again on all the labelled texts (training +
+        validation split) for the epochs selected on the validation split, replaying its
+        learning rates, and blends them with the selected blend weights (`config.refit`).
+        The selected model stays in `selection_model_`; `refit_` records what was done, or
+        why it was skipped (multi-worker, a later distillation round kept, not enough time
+        left)."""
+        cfg = self.config
+        rnn_name = "rnn" if kept_round == 1 else f"rnn_round{kept_round}"
+        plan: dict[str, tuple[int, list[float]]] = {}
+        if cfg.ngram_branch:
+            plan["ngram"] = _selected_epochs(self.history_["ngram"], cfg.ngram_learning_rate)
+        plan[rnn_name] = _selected_epochs(self.history_[rnn_name], cfg.learning_rate)
+        seconds = {
+            name: self.step_seconds_.get(name, 0.0) / max(len(self.history_[name]["loss"]), 1)
+            for name in plan
+        }
+        estimate = sum(seconds[n] * plan[n][0] * 1.25 for n in plan)
+        left = run.minutes_left()
+        why = None
+        if run.multi_worker:
+            why = "multi-worker training"
+        elif kept_round > 1:
+            why = f"distillation round {kept_round} was kept (the refit repeats round 1 only)"
+        elif self.time_budget_exhausted_:
+            why = "the time budget ran out before the model selection ended"
+        elif left is not None and estimate > 60.0 * left:
+            why = f"it needs about {estimate / 60:.1f} min and {left:.1f} min are left"
+        if why is not None:
+            self.refit_ = {"skipped": why}
+            if cfg.verbose:
+                print(f"Refit on all labelled texts skipped: {why}.", file=sys.stderr)
+            return
+        if cfg.verbose:
+            epochs = ", ".join(f"{n} {e}" for n, (e, _) in plan.items())
+            print(
+                f"Refitting on all {len(texts)} labelled texts for the selected epochs "
+                f"({epochs}) ...",
+                file=sys.stderr,
+                flush=True,
+            )
+        start = time.monotonic()
+        all_ds = self._dataset(texts, y, train=True)
+        branches = []
+        if cfg.ngram_branch:
+            epochs, rates = plan["ngram"]
+            branches.append(
+                self._train_ngram_branch("ngram_refit", all_ds, None, common, epochs, rates)
+            )
+        epochs, rates = plan[rnn_name]
+        teacher = branches[0] if unlabelled else None
+        rnn = self._train_rnn_branch(
+            "rnn_refit",
+            texts,
+            y,
+            all_ds,
+            teacher,
+            unlabelled,
+            None,
+            common,
+            seed=cfg.seed + 1,
+            epochs=epochs,
+            learning_rates=rates,
+        )
+        if self.time_budget_exhausted_:
+            self.refit_ = {"skipped": "the time budget ran out during the refit"}
+            return
+        model = model_lib.build_sentiment_model([*branches, rnn], out_dim)
+        model.get_layer("logits").set_weights(self.model_.get_layer("logits").get_weights())
+        self.selection_model_, self.model_ = self.model_, model
+        self.refit_ = {
+            "num_texts": len(texts),
+            "epochs": {name: plan[name][0] for name in plan},
+            "seconds": round(time.monotonic() - start, 1),
+        }
 
     def _word_vectors(
         self,
@@ -375,14 +561,14 @@ class SentimentClassifier(Task):
                 layer.set_weights(pretrained[name])
             return pretrained
         with step(
-            f"Pretraining the RNN encoder as a language model ({cfg.lm_pretrain_epochs} "
+            f"Pretraining the RNN encoder as a language model ({self._lm_pretrain_epochs()} "
             "epochs, forward and backward)",
             cfg.verbose,
         ):
             self.lm_pretrain_ = pretrain_encoder(
                 rnn,
                 batches,
-                epochs=cfg.lm_pretrain_epochs,
+                epochs=self._lm_pretrain_epochs(),
                 num_sampled=cfg.lm_num_sampled,
                 learning_rate=cfg.learning_rate,
                 seed=cfg.seed,
@@ -392,11 +578,18 @@ class SentimentClassifier(Task):
             )
         return {name: layer.get_weights() for name, layer in layers.items()}
 
-    def _lap(self, name: str, since: float) -> float:
-        """Records the seconds since `since` as step `name`; returns the time now."""
+    def _lm_pretrain_epochs(self) -> int:
+        """`config.lm_pretrain_epochs`, or with None 4 when `fit` got unlabelled texts, else 0."""
+        epochs = self.config.lm_pretrain_epochs
+        if epochs is None:
+            return 4 if getattr(self, "_unlabelled", None) else 0
+        return int(epochs)
+
+    def _lap(self, name: str) -> None:
+        """Records the seconds since the previous step as step `name`."""
         now = time.monotonic()
-        self.step_seconds_[name] = round(now - since, 1)
-        return now
+        self.step_seconds_[name] = round(now - self._clock, 1)
+        self._clock = now
 
     def _teacher_targets(self, teacher: Any, texts: Sequence[str]) -> np.ndarray:
         """The trained n-gram branch's targets for unlabelled texts, in input order: (N,)
@@ -479,7 +672,9 @@ class SentimentClassifier(Task):
             inputs = [keras.Input(shape=(self.preprocessor_.output_dim,)) for _ in branches]
             blender = keras.Model(inputs, blend_layer(inputs))
             model_lib.compile_branch(blender, self.preprocessor_.output_dim, 0.05)
-            blender.fit(z, y, batch_size=len(y), epochs=200, verbose=0)
+            # 200 full-batch steps, as one epoch (200 Keras epochs cost seconds of overhead).
+            steps = tf.data.Dataset.from_tensors((tuple(z), y)).repeat(200)
+            blender.fit(steps, epochs=1, shuffle=False, verbose=0)
             blended = blender.predict(z, verbose=0)
             metrics["branch_weights"] = [float(w) for w in np.asarray(blend_layer.branch_weights)]
         else:
@@ -568,6 +763,7 @@ class SentimentClassifier(Task):
             "num_augmented": getattr(self, "num_augmented_", 0),
             "distill_rounds": getattr(self, "distill_rounds_", []),
             "lm_pretrain": getattr(self, "lm_pretrain_", {}),
+            "refit": getattr(self, "refit_", {}),
             "epochs": getattr(self, "epochs_", {}),
             "validation_metrics": getattr(self, "validation_metrics_", {}),
             "validation_report": getattr(self, "validation_report_", {}),
@@ -583,6 +779,7 @@ class SentimentClassifier(Task):
         self.num_augmented_ = state.get("num_augmented", 0)
         self.distill_rounds_ = state.get("distill_rounds", [])
         self.lm_pretrain_ = state.get("lm_pretrain", {})
+        self.refit_ = state.get("refit", {})
         self.validation_metrics_ = state.get("validation_metrics", {})
         self.validation_report_ = state.get("validation_report", {})
 
@@ -626,3 +823,34 @@ class SentimentClassifier(Task):
         if output_dir is not None:
             write_json(Path(output_dir) / "metrics.json", out)
         return out
+
+
+def _replay(learning_rates: Sequence[float] | None) -> list[Any]:
+    """[a callback setting the learning rate of epoch i to `learning_rates[i]`] (the last one
+    after them), or [] without rates."""
+    if not learning_rates:
+        return []
+    import keras
+
+    rates = [float(r) for r in learning_rates]
+    return [
+        keras.callbacks.LearningRateScheduler(lambda epoch, lr: rates[min(epoch, len(rates) - 1)])
+    ]
+
+
+def _selected_epochs(
+    history: dict[str, list[float]], learning_rate: float
+) -> tuple[int, list[float]]:
+    """(epochs up to the best validation loss, the learning rate of each of them) of a
+    branch's selection run (`EarlyStopping` kept that epoch's weights)."""
+    losses = history.get("val_loss") or history["loss"]
+    epochs = int(np.argmin(losses)) + 1
+    rates = history.get("learning_rate") or [learning_rate]
+    return epochs, [float(r) for r in rates[:epochs]]
+
+
+def _default_strategy(strategy: Any) -> bool:
+    """True for TensorFlow's default (one-device) strategy."""
+    import tensorflow as tf
+
+    return strategy is tf.distribute.get_strategy()
