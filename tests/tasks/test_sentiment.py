@@ -462,6 +462,9 @@ def test_language_model_pretraining_learns_word_order_and_starts_the_rnn_branch(
     assert len(hist["lm_loss"]) == 12 and hist["words"][0] == np.sum(np.count_nonzero(x, 1) - 1)
     assert hist["lm_loss"][-1] < 0.5 * hist["lm_loss"][0]
     assert all(not np.allclose(a, b) for a, b in zip(before, rnn.get_weights()))
+    # More negatives than the 40-word vocabulary holds: it samples what there is.
+    hist = pretrain_encoder(branch, ds, epochs=1, num_sampled=256, learning_rate=0.01, seed=0)
+    assert np.isfinite(hist["lm_loss"][0])
     # A first layer that returns no sequences cannot be pretrained: one clear line.
     last = model_lib.build_rnn_branch(SentimentConfig(**{**TINY, "pooling": "last"}), 40, 1)
     with pytest.raises(UserInputError, match="lm_pretrain_epochs=0"):

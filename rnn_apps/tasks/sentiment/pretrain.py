@@ -35,7 +35,8 @@ def pretrain_encoder(
             layers); its weights are updated in place.
         batches: A `tf.data.Dataset` of `(tokens (B, T), anything)` batches, right-padded.
         epochs: Passes over `batches`.
-        num_sampled: Negative words per batch of the sampled softmax.
+        num_sampled: Negative words per batch of the sampled softmax (at most the vocabulary
+            size - 1: a small vocabulary samples fewer).
         learning_rate: Adam's learning rate (gradient-norm clipping 1.0).
         seed: Seeds the candidate sampler and the output weights.
         deadline: `time.monotonic()` value after which no new batch starts.
@@ -62,6 +63,8 @@ def pretrain_encoder(
         )
     directions = (bidi.forward_layer, bidi.backward_layer)
     vocab, units = int(embedding.input_dim), int(bidi.forward_layer.units)
+    # The candidate sampler draws distinct words: no more than the vocabulary holds.
+    num_sampled = max(1, min(int(num_sampled), vocab - 1))
     init = keras.initializers.GlorotUniform(seed=seed)
     out_w = [tf.Variable(init((vocab, units)), name=f"lm_softmax_{d}") for d in ("fw", "bw")]
     out_b = [tf.Variable(tf.zeros(vocab), name=f"lm_bias_{d}") for d in ("fw", "bw")]
