@@ -19,8 +19,9 @@ _SHARED_MIRROR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 def mirror_dir() -> Path | None:
     """The dataset mirror: `$RNN_APPS_DATA_DIR`, else `../shared/datasets` beside the repo."""
     env = os.environ.get(DATA_DIR_ENV, "").strip()
-    if env and Path(env).is_dir():
-        return Path(env)
+    if env and Path(env).expanduser().is_dir():
+        # Absolute, so that subprocesses and notebooks run in other folders find it too.
+        return Path(env).expanduser().resolve()
     if _SHARED_MIRROR.is_dir():
         return _SHARED_MIRROR
     return None

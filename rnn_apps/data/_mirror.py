@@ -36,9 +36,11 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
         data_dir, source = env, f"${DATA_DIR_ENV}"
     path = Path(data_dir).expanduser()
     if not path.is_dir():
+        where = "" if path.is_absolute() else f" (relative to the current folder {os.getcwd()})"
         raise UserInputError(
-            f"{source} {str(path)!r} does not exist or is not a directory; point it at a folder "
-            "holding the dataset files under their official names, or unset it to download them."
+            f"{source} {str(path)!r}{where} does not exist or is not a directory; point it at a "
+            "folder holding the dataset files under their official names (an absolute path "
+            "works from any folder), or unset it to download them."
         )
     return path
 

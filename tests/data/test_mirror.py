@@ -70,3 +70,16 @@ def test_archive_is_extracted_once(tmp_path):
     bad.write_bytes(b"not an archive")
     with pytest.raises(UserInputError, match="damaged"):
         get_dataset_file("bad.tar.gz", URL, data_dir=tmp_path, extract=True)
+
+
+def test_relative_data_dir_is_read_from_the_current_folder(tmp_path, monkeypatch):
+    # README's `export RNN_APPS_DATA_DIR=../shared/datasets` is relative to where one runs.
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "data.csv").write_text("a\n1\n")
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    monkeypatch.setenv(DATA_DIR_ENV, "../mirror")
+    assert get_dataset_file("data.csv", URL).resolve() == tmp_path / "mirror" / "data.csv"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserInputError, match=r"relative to the current folder .*absolute path"):
+        resolve_data_dir()
