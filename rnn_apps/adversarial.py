@@ -63,6 +63,9 @@ class AdversarialTrainer(keras.Model):
         self.embedding = embedding
         self.epsilon = float(epsilon)
         self.weight = float(weight)
+        # Its variables are the (built) model's, so the wrapper is built too: callbacks such as
+        # `BackupAndRestore` refuse an unbuilt model.
+        self.built = bool(getattr(model, "built", False))
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         return self.inner(inputs, training=training)

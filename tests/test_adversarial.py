@@ -66,3 +66,21 @@ def test_with_epsilon_zero_a_step_is_two_plain_steps_and_trains_the_wrapped_mode
     adv_inner.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     np.testing.assert_allclose(again.predict(x, verbose=0), adv_inner.predict(x, verbose=0))
+
+
+def test_resumes_with_backup_and_restore(tmp_path):
+    # The sentiment pipeline trains under BackupAndRestore whenever a work_dir is given.
+    x, y = data()
+    inner = tiny_model()
+    trainer = compile_sgd(AdversarialTrainer(inner, inner.get_layer("embedding"), 0.5), 0.1)
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), delete_checkpoint=False)
+    trainer.fit(x, y, batch_size=8, epochs=2, callbacks=[backup], verbose=0)
+    after_two = [w.numpy() for w in inner.weights]
+    again_inner = tiny_model(seed=1)
+    again = compile_sgd(
+        AdversarialTrainer(again_inner, again_inner.get_layer("embedding"), 0.5), 0.1
+    )
+    hist = again.fit(x, y, batch_size=8, epochs=2, callbacks=[backup], verbose=0).history
+    assert not hist.get("loss")  # both epochs were done: nothing to redo
+    for a, b in zip(after_two, again_inner.weights):
+        np.testing.assert_allclose(a, b.numpy())

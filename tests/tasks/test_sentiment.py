@@ -440,6 +440,20 @@ def test_refit_trains_both_branches_again_on_all_labelled_texts(tmp_path):
     assert "time budget ran out" in clf.refit_["skipped"] and clf.selection_model_ is None
 
 
+def test_adversarial_training_runs_under_a_work_dir_and_saves_the_plain_model(tmp_path):
+    # The benchmark trains with a work_dir (BackupAndRestore); the wrapper must not break it.
+    texts, labels = corpus(120, seed=10)
+    cfg = SentimentConfig(**{**TINY, "epochs": 2, "adversarial_epsilon": 0.1})
+    clf = SentimentClassifier(cfg).fit(texts, labels, work_dir=tmp_path / "run")
+    assert len(clf.history_["rnn"]["loss"]) == 2
+    assert clf.predict(["superb loved superb", "awful dull hated"]).labels == ["1", "0"]
+    clf.save(tmp_path / "p")
+    again = SentimentClassifier.load(tmp_path / "p")
+    np.testing.assert_allclose(
+        again.predict(texts[:8]).probabilities, clf.predict(texts[:8]).probabilities, atol=1e-6
+    )
+
+
 def test_language_model_pretraining_learns_word_order_and_starts_the_rnn_branch():
     import tensorflow as tf
 
