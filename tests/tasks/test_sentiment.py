@@ -8,6 +8,7 @@ changed working directory, relative paths); most tests use it through `--model` 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -448,7 +449,10 @@ def test_adversarial_training_runs_under_a_work_dir_and_saves_the_plain_model(tm
     assert len(clf.history_["rnn"]["loss"]) == 2
     assert clf.predict(["superb loved superb", "awful dull hated"]).labels == ["1", "0"]
     clf.save(tmp_path / "p")
-    again = SentimentClassifier.load(tmp_path / "p")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = SentimentClassifier.load(tmp_path / "p")
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
     np.testing.assert_allclose(
         again.predict(texts[:8]).probabilities, clf.predict(texts[:8]).probabilities, atol=1e-6
     )

@@ -431,6 +431,10 @@ class SentimentClassifier(Task):
             callbacks=callbacks,
             **common,
         )
+        if trainee is not rnn:
+            # The wrapper's optimizer did the steps: the branch saves it, so that a reloaded
+            # model finds the optimizer state it had (and Keras does not warn on loading).
+            rnn.optimizer = trainee.optimizer
         self._lap(name)
         return rnn
 
