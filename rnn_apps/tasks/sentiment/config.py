@@ -76,7 +76,9 @@ class SentimentConfig(TaskConfig):
             `rnn_apps.adversarial.AdversarialTrainer`): every step also learns from its batch
             with the embeddings of its words moved by this much (relative to the embeddings'
             root-mean-square norm) in the direction that raises the loss most. Each step costs
-            about two. 0 = off; not under multi-worker training.
+            about two. 0 = off; not under multi-worker training. On IMDB 0.05 raised the RNN
+            branch's validation accuracy from 0.9095 to 0.9113 (test 0.9128 -> 0.9177) but took
+            1.9x the time per epoch, leaving no time for the refit in a 60-minute budget.
         patience: EarlyStopping patience (epochs without a better validation loss).
         validation_split: Fraction of the training data held out (seeded) when no validation
             data is given; with `fit(groups=...)` (IMDB: the movie ids) whole groups are held
