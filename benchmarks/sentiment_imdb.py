@@ -541,10 +541,11 @@ def main(argv: list[str] | None = None) -> int:
         ]["test_accuracy"]
     val = clf.validation_metrics_
     gaps = {}
-    test_of_validated = selected_acc or {
+    final_acc = {
         **{k[len("test_accuracy_") :]: v for k, v in branch_acc.items()},
         "blend": metrics["accuracy"],
     }
+    test_of_validated = selected_acc or final_acc
     for name in ("ngram_branch", "rnn_branch", "blend"):
         key = "blend_accuracy" if name == "blend" else f"branch_{name}_accuracy"
         if key in val and name in test_of_validated:
@@ -558,10 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     result["refit"] = {**getattr(clf, "refit_", {})}
     if selected_acc:
         result["refit"]["test_accuracy_before"] = selected_acc
-        result["refit"]["test_accuracy_after"] = {
-            **{k[len("test_accuracy_") :]: v for k, v in branch_acc.items()},
-            "blend": metrics["accuracy"],
-        }
+        result["refit"]["test_accuracy_after"] = final_acc
     probes = probe_report(clf)
     print(
         f"negation probes: {probes['negation_correct']}/{probes['negation_total']}; no-evidence "

@@ -72,9 +72,8 @@ class AdversarialTrainer(keras.Model):
 
     def train_step(self, data: Any) -> Any:
         import tensorflow as tf
-        from keras.src.trainers.data_adapters import data_adapter_utils
 
-        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         table = self.embedding.embeddings
         variables = self.trainable_weights
         index = next(i for i, v in enumerate(variables) if v is table)

@@ -291,9 +291,7 @@ class SentimentClassifier(Task):
                 np.concatenate([y, y_val]),
                 unlabelled if distilling else [],
                 kept,
-                run,
                 common,
-                out_dim,
             )
         self.epochs_ = {k: len(h.get("loss", [])) for k, h in self.history_.items()}
 
@@ -444,9 +442,7 @@ class SentimentClassifier(Task):
         y: np.ndarray,
         unlabelled: Sequence[str],
         kept_round: int,
-        run: FitRun,
         common: dict[str, Any],
-        out_dim: int,
     ) -> None:
         """Trains the selected branches again on all the labelled texts (training +
         validation split) for the epochs selected on the validation split, replaying its
@@ -454,7 +450,7 @@ class SentimentClassifier(Task):
         The selected model stays in `selection_model_`; `refit_` records what was done, or
         why it was skipped (multi-worker, a later distillation round kept, not enough time
         left)."""
-        cfg = self.config
+        cfg, run = self.config, common["run"]
         rnn_name = "rnn" if kept_round == 1 else f"rnn_round{kept_round}"
         plan: dict[str, tuple[int, list[float]]] = {}
         if cfg.ngram_branch:
@@ -514,7 +510,7 @@ class SentimentClassifier(Task):
         if self.time_budget_exhausted_:
             self.refit_ = {"skipped": "the time budget ran out during the refit"}
             return
-        model = model_lib.build_sentiment_model([*branches, rnn], out_dim)
+        model = model_lib.build_sentiment_model([*branches, rnn], self.preprocessor_.output_dim)
         model.get_layer("logits").set_weights(self.model_.get_layer("logits").get_weights())
         self.selection_model_, self.model_ = self.model_, model
         self.refit_ = {
@@ -564,15 +560,16 @@ class SentimentClassifier(Task):
             for name, layer in layers.items():
                 layer.set_weights(pretrained[name])
             return pretrained
+        epochs = self._lm_pretrain_epochs()
         with step(
-            f"Pretraining the RNN encoder as a language model ({self._lm_pretrain_epochs()} "
+            f"Pretraining the RNN encoder as a language model ({epochs} "
             "epochs, forward and backward)",
             cfg.verbose,
         ):
             self.lm_pretrain_ = pretrain_encoder(
                 rnn,
                 batches,
-                epochs=self._lm_pretrain_epochs(),
+                epochs=epochs,
                 num_sampled=cfg.lm_num_sampled,
                 learning_rate=cfg.learning_rate,
                 seed=cfg.seed,
