@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TASK ?= forecast
 OUT ?= runs/$(TASK)
 
-.PHONY: install train test lint format notebooks clean
+.PHONY: install train test lint format notebooks models clean
 
 $(BIN)/.rnn_apps-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Regenerates every committed model under saved_models/ from its recorded command (hours).
+models: install
+	$(BIN)/python benchmarks/regenerate_models.py
 
 notebooks: install
 	$(BIN)/python notebooks/execute.py

@@ -25,10 +25,22 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from _common import peak_rss_mb  # benchmarks/ is on sys.path
+if str(Path(__file__).resolve().parent) not in sys.path:  # the harness, when imported
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import (  # noqa: E402
+    ROOT,
+    peak_rss_mb,
+    provenance,
+    recorded_command,
+    result_path,
+    write_result,
+)
+
+#: Path options of the command line, as the recorded command shows a path outside the checkout.
+PATH_OPTIONS = {"--export-dir": "<dir>", "--save-dir": "<dir>", "--output": "<file>"}
 PUBLISHED = {
     "segrnn_L720": {"96": 0.351, "192": 0.392, "336": 0.423, "720": 0.466},
     "patchtst": {"96": 0.370, "192": 0.413, "336": 0.422, "720": 0.447},
@@ -62,16 +74,36 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--export-dir", default=str(ROOT / "saved_models" / "forecast_etth1"))
     p.add_argument("--no-export", action="store_true")
     p.add_argument("--save-dir", default=None, help="also save each multivariate model here")
-    p.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "forecast_etth1.json"))
+    p.add_argument("--output", default=str(result_path("forecast_etth1")))
     p.add_argument("--verbose", type=int, default=2)
     return p.parse_args(argv)
+
+
+def fit_dlinear_baseline(train: Any, validation: Any, config: Any, **overrides: Any) -> Any:
+    """The DLinear baseline with the recipe of its paper (Adam 5e-3 halved every epoch, batch
+    32, MSE, early stopping patience 3, at most 10 epochs), same windows and scaling as
+    `config` (a `ForecastConfig`); returns the fitted `Forecaster`."""
+    from rnn_apps.tasks.forecast import Forecaster
+
+    params = {
+        "architecture": "dlinear",
+        "learning_rate": 5e-3,
+        "batch_size": 32,
+        "loss": "mse",
+        "epochs": 10,
+        "patience": 3,
+        "clipnorm": None,
+        "lr_decay": 0.5,
+    }
+    params.update(overrides)
+    return Forecaster(config.replace(**params)).fit(train, validation)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from rnn_apps.data.etth1 import ETTH1_COLUMNS, load_etth1, split_etth1
-    from rnn_apps.tasks.forecast import ForecastConfig, Forecaster, fit_dlinear_baseline
+    from rnn_apps.tasks.forecast import ForecastConfig, Forecaster
 
     wall0 = time.perf_counter()
     df = load_etth1(args.data_dir)
@@ -98,8 +130,8 @@ def main(argv=None) -> int:
     )
     out_path = Path(args.output)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/forecast_etth1.py " + " ".join(
-        sys.argv[1:] if argv is None else argv
+    command = recorded_command(
+        "forecast_etth1.py", sys.argv[1:] if argv is None else argv, path_options=PATH_OPTIONS
     )
 
     def empty(kind: str) -> dict:
@@ -137,6 +169,7 @@ def main(argv=None) -> int:
         "published_reference_mse": PUBLISHED,
         "team_goal_mse": TEAM_GOAL,
         "command": command,
+        "provenance": provenance(),
     }
     multi, uni = empty("multivariate: 7 columns in, 7 forecast"), empty("univariate: OT only")
     result.update({k: multi[k] for k in ("mse", "mae", "baselines")})
@@ -191,7 +224,7 @@ def main(argv=None) -> int:
         result["train_seconds_total"] = sum(totals)
         result["wall_seconds"] = time.perf_counter() - wall0
         result["peak_rss_mb"] = peak_rss_mb()
-        out_path.write_text(json.dumps(result, indent=2) + "\n")
+        write_result(out_path, result, ensure_ascii=True)
 
     dl_kw = {"epochs": args.dlinear_epochs, "batch_size": args.dlinear_batch_size}
 

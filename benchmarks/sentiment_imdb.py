@@ -624,8 +624,6 @@ def main(argv: list[str] | None = None) -> int:
             "validation_split": args.split,
             "num_unlabelled": len(unlabelled),
             "num_unlabelled_distilled": clf.num_distilled_,
-            "num_augmented_distilled": getattr(clf, "num_augmented_", 0),
-            "distill_rounds": clf.distill_rounds_,
             "lm_pretrain": getattr(clf, "lm_pretrain_", {}),
             "num_test": len(test_texts),
             "train_seconds": round(clf.train_seconds_, 1),

@@ -31,8 +31,9 @@ def sweep_one(texts, labels, movies, overrides: dict) -> dict:
     import keras
 
     from rnn_apps.data.splits import group_split
-    from rnn_apps.tasks.sentiment import SentimentClassifier, SentimentConfig
+    from rnn_apps.tasks.sentiment import SentimentConfig
     from rnn_apps.tasks.sentiment import model as model_lib
+    from rnn_apps.tasks.sentiment.datasets import text_dataset
     from rnn_apps.tasks.sentiment.preprocessor import SentimentPreprocessor
 
     cfg = SentimentConfig(**{"verbose": 0, **overrides})
@@ -41,11 +42,10 @@ def sweep_one(texts, labels, movies, overrides: dict) -> dict:
     y = pre.encode_labels(labels)
     fit_texts = [texts[i] for i in fit_idx]
     pre.adapt(fit_texts)
-    clf = SentimentClassifier(cfg)
-    clf.preprocessor_ = pre  # the pipeline's own tokenised, length-bucketed batches
     keras.utils.set_random_seed(cfg.seed)
-    train_ds = clf._dataset(fit_texts, y[fit_idx], train=True)
-    val_ds = clf._dataset([texts[i] for i in val_idx], y[val_idx], train=False)
+    # the pipeline's own tokenised, length-bucketed batches
+    train_ds = text_dataset(pre, cfg, fit_texts, y[fit_idx], train=True)
+    val_ds = text_dataset(pre, cfg, [texts[i] for i in val_idx], y[val_idx], train=False)
     ngram = model_lib.build_ngram_branch(cfg, pre.vocabulary_size, 1)
     model_lib.set_ngram_weights(ngram, train_ds, nb=cfg.ngram_weighting == "nb")
     model_lib.compile_branch(ngram, 1, cfg.ngram_learning_rate)

@@ -27,10 +27,27 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+if str(Path(__file__).resolve().parent) not in sys.path:  # the harness, when imported
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import dir_size_mb, peak_rss_mb  # benchmarks/ is on sys.path
+from _common import (  # noqa: E402
+    ROOT,
+    dir_size_mb,
+    peak_rss_mb,
+    provenance,
+    recorded_command,
+    result_path,
+    write_result,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
+#: Path options of the command line, as the recorded command shows a path outside the checkout.
+PATH_OPTIONS = {
+    "--export-dir": "<dir>",
+    "--output": "<file>",
+    "--save-model": "<dir>",
+    "--load-model": "<dir>",
+    "--extra-json": "<file>",
+}
 PROMPT = "ROMEO:\n"
 NEW_CHARS = 1000
 
@@ -85,9 +102,7 @@ def main() -> int:
     p.add_argument("--skip-export", action="store_true", help="experiment: train + val only")
     p.add_argument("--skip-naive", action="store_true")
     p.add_argument("--export-dir", default=str(ROOT / "saved_models" / "textgen_shakespeare"))
-    p.add_argument(
-        "--output", default=str(ROOT / "benchmarks" / "results" / "textgen_shakespeare.json")
-    )
+    p.add_argument("--output", default=str(result_path("textgen_shakespeare")))
     p.add_argument("--save-model", default=None, help="also save the trained LM here")
     p.add_argument("--load-model", default=None, help="skip training: load a saved LM")
     p.add_argument("--extra-json", default=None, help="merge this JSON file into the result")
@@ -143,7 +158,9 @@ def main() -> int:
     val = lm.evaluate(corpus.val)
     result: dict = {
         "task": "textgen",
-        "command": " ".join(["python", *sys.argv]),
+        "command": recorded_command(
+            "textgen_shakespeare.py", sys.argv[1:], path_options=PATH_OPTIONS
+        ),
         "dataset": "tiny shakespeare, first 90% chars train / last 10% validation",
         "config": cfg.to_dict(),
         "train_chars": len(train_text),
@@ -249,7 +266,8 @@ def main() -> int:
         result.update(json.loads(Path(args.extra_json).read_text()))
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     result["machine"] = f"{os.cpu_count()} CPU cores (shared), TF {tf.__version__}"
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    result["provenance"] = provenance()
+    write_result(out, result)
     print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=1))
     return 0
 

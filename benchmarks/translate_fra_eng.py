@@ -31,13 +31,23 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+if str(Path(__file__).resolve().parent) not in sys.path:  # the harness, when imported
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    ROOT,
+    dir_size_mb,
+    peak_rss_mb,
+    provenance,
+    recorded_command,
+    result_path,
+    write_result,
+)
+
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import dir_size_mb, peak_rss_mb  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results" / "translate_fra_eng.json"
+RESULTS = result_path("translate_fra_eng")
+#: Path options of the command line, as the recorded command shows a path outside the checkout.
+PATH_OPTIONS = {"--export-dir": "<dir>", "--output": "<file>"}
 
 
 # ----------------------------------------------------------------------------- transformer
@@ -304,7 +314,6 @@ def main() -> int:
     args = p.parse_args()
 
     from rnn_apps.data.fra_eng import load_fra_eng, split_pairs
-    from rnn_apps.reporting import write_json
     from rnn_apps.tasks.translate import TranslateConfig, Translator, as_pairs, evaluate_pairs
 
     pairs = load_fra_eng(args.data_dir)
@@ -321,7 +330,11 @@ def main() -> int:
     if args.only:
         del configs["no_attention"]
     result: dict[str, Any] = {
-        "command": " ".join(["python", *sys.argv]),  # before the model card, which shows it
+        # before the model card, which shows it
+        "command": recorded_command(
+            "translate_fra_eng.py", sys.argv[1:], path_options=PATH_OPTIONS
+        ),
+        "provenance": provenance(),
         "data": f"Tatoeba fra-eng (en->fr), split 90/5/5 by source sentence, seed {args.seed}",
         "minutes_per_model": args.minutes_per_model,
         "bleu": {},
@@ -351,7 +364,7 @@ def main() -> int:
         }
         print(name, ev["bleu"], ev["chrf"], flush=True)
     if args.only:
-        write_json(args.output, result)
+        write_result(args.output, result, ensure_ascii=True)
         print(f"wrote {Path(args.output).name}: BLEU {result['bleu']}")
         return 0
 
@@ -392,7 +405,7 @@ def main() -> int:
     result["peak_rss_mb"] = peak_rss_mb()
     if not args.no_export:
         write_model_card(export_dir, result)
-    write_json(args.output, result)
+    write_result(args.output, result, ensure_ascii=True)
     print(f"wrote {Path(args.output).name}: BLEU {result['bleu']}")
     return 0
 

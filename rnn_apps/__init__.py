@@ -6,7 +6,14 @@ train, evaluate and export TensorFlow SavedModels that serve raw input without t
 
 __version__ = "0.1.0"
 
-from rnn_apps import layers  # noqa: E402,F401  (registers the custom layers)
+from rnn_apps._startup import quiet_tensorflow_startup  # noqa: E402
+
+with quiet_tensorflow_startup():
+    import tensorflow as _tf
+
+    from rnn_apps import layers  # noqa: F401  (registers the custom layers)
+
+    _tf.config.list_physical_devices()  # device discovery prints its notices here, once
 from rnn_apps.builders import (  # noqa: E402
     EncoderDecoder,
     build_bidirectional,

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rnn_apps.cluster import is_chief, worker_index
+
 
 def flatten_layers(layer: Any) -> Iterator[Any]:
     """`layer` and all its sublayers, recursively (keras-team/keras#23553 workaround)."""
@@ -146,8 +148,6 @@ def distributed_fit(
     manager = None
     if backup_dir is not None:
         folder = Path(backup_dir)
-        from rnn_apps.training import is_chief, worker_index
-
         if not is_chief():
             folder = folder / f"worker-{worker_index()}"
         ckpt = tf.train.Checkpoint(

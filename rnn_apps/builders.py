@@ -18,172 +18,31 @@ gappy mask makes Keras fall back from cuDNN to the generic kernel: right-pad for
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 
+from rnn_apps.blocks import (  # ATTENTIONS and RECURRENT_DROPOUT_NOTE: re-exported
+    ATTENTIONS,  # noqa: F401
+    CELLS,
+    RECURRENT_DROPOUT_NOTE,  # noqa: F401
+    check_choice,
+    check_positive_int,
+    check_rate,
+    fail,
+    input_block,
+    per_layer,
+    resolve_units,
+    rnn_layer,
+    warn_recurrent_dropout,
+)
+from rnn_apps.encoder_decoder import EncoderDecoder, build_encoder_decoder  # part of this API
 from rnn_apps.layers import MaskedGlobalMaxPooling1D
 
-CELLS = {"simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 HEADS = ("many_to_one", "many_to_many", "multi_horizon")
 POOLINGS = ("last", "mean", "max", "mean_max")
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
-ATTENTIONS = (None, "dot", "additive")
-
-_RECURRENT_DROPOUT_WARNED = False
-
-RECURRENT_DROPOUT_NOTE = (
-    "recurrent_dropout > 0 disables the fused cuDNN kernel: on a GPU, LSTM/GRU layers fall back "
-    "to the generic kernel, which is several times slower. Use dropout (on the inputs) instead "
-    "when speed matters."
-)
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _fail(arg: str, value: Any, allowed: str) -> None:
-    raise ValueError(f"Invalid {arg}={value!r}: {allowed}.")
-
-
-def _check_positive_int(arg: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        _fail(arg, value, "expected a positive integer")
-    return value
-
-
-def _check_rate(arg: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        _fail(arg, value, "expected a float in [0, 1)")
-    return float(value)
-
-
-def _check_choice(arg: str, value: Any, choices: Sequence[Any]) -> Any:
-    if value not in choices:
-        _fail(arg, value, f"allowed values are {', '.join(repr(c) for c in choices)}")
-    return value
-
-
-def _per_layer(arg: str, value: Any, num_layers: int) -> list[Any]:
-    """Broadcasts a scalar to `num_layers` values, or checks a list's length."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != num_layers:
-            _fail(
-                arg,
-                value,
-                f"a per-layer list must have one entry per recurrent layer ({num_layers})",
-            )
-        return list(value)
-    return [value] * num_layers
-
-
-def _resolve_units(units: Any, num_layers: int | None) -> list[int]:
-    if isinstance(units, (list, tuple)):
-        if not units:
-            _fail("units", units, "expected a positive integer or a non-empty list of them")
-        if num_layers is not None and num_layers != len(units):
-            _fail(
-                "num_layers",
-                num_layers,
-                f"it must equal len(units)={len(units)} when units is a list (or be omitted)",
-            )
-        return [_check_positive_int("units", u) for u in units]
-    _check_positive_int("units", units)
-    if num_layers is None:
-        num_layers = 1
-    _check_positive_int("num_layers", num_layers)
-    return [units] * num_layers
-
-
-def _warn_recurrent_dropout(rates: Sequence[float]) -> None:
-    global _RECURRENT_DROPOUT_WARNED
-    if any(r > 0 for r in rates) and not _RECURRENT_DROPOUT_WARNED:
-        _RECURRENT_DROPOUT_WARNED = True
-        warnings.warn(RECURRENT_DROPOUT_NOTE, UserWarning, stacklevel=3)
-
-
-def _input_block(
-    *,
-    vocab_size: int | None,
-    num_features: int | None,
-    embedding_dim: int,
-    mask_value: float,
-    sequence_length: int | None,
-    batch_size: int | None,
-    prefix: str = "",
-    input_name: str | None = None,
-    vocab_arg: str = "vocab_size",
-    features_arg: str = "num_features",
-) -> tuple[keras.KerasTensor, keras.KerasTensor, keras.layers.Layer]:
-    """Returns `(input, masked sequence, embedding or masking layer)`.
-
-    (B, T) ids -> (B, T, E), or (B, T, F) -> (B, T, F).
-    """
-    if (vocab_size is None) == (num_features is None):
-        _fail(
-            f"{vocab_arg}/{features_arg}",
-            (vocab_size, num_features),
-            "give exactly one: a vocabulary size for integer token ids, or a feature count for "
-            "float sequences",
-        )
-    if sequence_length is not None:
-        _check_positive_int("sequence_length", sequence_length)
-    if vocab_size is not None:
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 2:
-            _fail(
-                vocab_arg,
-                vocab_size,
-                "expected an integer >= 2 (id 0 is padding, so at least one real token)",
-            )
-        _check_positive_int("embedding_dim", embedding_dim)
-        inp = keras.Input(
-            shape=(sequence_length,),
-            batch_size=batch_size,
-            dtype="int32",
-            name=input_name or f"{prefix}tokens",
-        )
-        layer = keras.layers.Embedding(
-            vocab_size, embedding_dim, mask_zero=True, name=f"{prefix}embedding"
-        )
-        return inp, layer(inp), layer  # (B, T) -> (B, T, E)
-    _check_positive_int(features_arg, num_features)
-    inp = keras.Input(
-        shape=(sequence_length, num_features),
-        batch_size=batch_size,
-        dtype="float32",
-        name=input_name or f"{prefix}features",
-    )
-    layer = keras.layers.Masking(mask_value=mask_value, name=f"{prefix}masking")
-    return inp, layer(inp), layer
-
-
-def _rnn_layer(
-    cell: str,
-    units: int,
-    *,
-    return_sequences: bool,
-    dropout: float,
-    recurrent_dropout: float,
-    stateful: bool = False,
-    name: str,
-    zero_output_for_mask: bool = False,
-) -> keras.layers.Layer:
-    return CELLS[cell](
-        units,
-        return_sequences=return_sequences,
-        return_state=True,
-        dropout=dropout,
-        recurrent_dropout=recurrent_dropout,
-        stateful=stateful,
-        zero_output_for_mask=zero_output_for_mask,
-        name=name,
-    )
-
-
-def _num_states(cell: str) -> int:
-    return 2 if cell == "lstm" else 1
 
 
 # --------------------------------------------------------------------------- builders
@@ -267,25 +126,25 @@ def build_stacked_rnn(
         ValueError: for an impossible argument; the message names it, its value and what is
             allowed.
     """
-    _check_choice("cell", cell, tuple(CELLS))
-    _check_choice("head", head, HEADS)
-    _check_choice("pooling", pooling, POOLINGS)
-    _check_choice("merge_mode", merge_mode, MERGE_MODES)
-    layer_units = _resolve_units(units, num_layers)
+    check_choice("cell", cell, tuple(CELLS))
+    check_choice("head", head, HEADS)
+    check_choice("pooling", pooling, POOLINGS)
+    check_choice("merge_mode", merge_mode, MERGE_MODES)
+    layer_units = resolve_units(units, num_layers)
     n = len(layer_units)
-    bidis = [bool(b) for b in _per_layer("bidirectional", bidirectional, n)]
-    drops = [_check_rate("dropout", d) for d in _per_layer("dropout", dropout, n)]
+    bidis = [bool(b) for b in per_layer("bidirectional", bidirectional, n)]
+    drops = [check_rate("dropout", d) for d in per_layer("dropout", dropout, n)]
     rdrops = [
-        _check_rate("recurrent_dropout", d)
-        for d in _per_layer("recurrent_dropout", recurrent_dropout, n)
+        check_rate("recurrent_dropout", d)
+        for d in per_layer("recurrent_dropout", recurrent_dropout, n)
     ]
-    _check_rate("head_dropout", head_dropout)
-    _check_rate("embedding_dropout", embedding_dropout)
-    _check_positive_int("output_dim", output_dim)
+    check_rate("head_dropout", head_dropout)
+    check_rate("embedding_dropout", embedding_dropout)
+    check_positive_int("output_dim", output_dim)
     if head_units is not None:
-        _check_positive_int("head_units", head_units)
+        check_positive_int("head_units", head_units)
     if causal and any(bidis):
-        _fail(
+        fail(
             "bidirectional",
             bidirectional,
             "a causal model (causal=True, e.g. a language model) cannot contain a bidirectional "
@@ -293,17 +152,17 @@ def build_stacked_rnn(
         )
     if head == "multi_horizon":
         if horizon is None:
-            _fail("horizon", horizon, "head='multi_horizon' needs a positive integer horizon")
-        _check_positive_int("horizon", horizon)
+            fail("horizon", horizon, "head='multi_horizon' needs a positive integer horizon")
+        check_positive_int("horizon", horizon)
     elif horizon is not None:
-        _fail("horizon", horizon, "horizon is only used with head='multi_horizon'")
+        fail("horizon", horizon, "horizon is only used with head='multi_horizon'")
     if stateful and batch_size is None:
-        _fail("batch_size", batch_size, "stateful=True needs a fixed positive batch_size")
+        fail("batch_size", batch_size, "stateful=True needs a fixed positive batch_size")
     if batch_size is not None:
-        _check_positive_int("batch_size", batch_size)
-    _warn_recurrent_dropout(rdrops)
+        check_positive_int("batch_size", batch_size)
+    warn_recurrent_dropout(rdrops)
 
-    inp, x, _ = _input_block(
+    inp, x, _ = input_block(
         vocab_size=vocab_size,
         num_features=num_features,
         embedding_dim=embedding_dim,
@@ -317,7 +176,7 @@ def build_stacked_rnn(
     for i, (u, bidi, d, rd) in enumerate(zip(layer_units, bidis, drops, rdrops), start=1):
         last = i == n
         return_sequences = (not last) or sequence_out
-        rnn = _rnn_layer(
+        rnn = rnn_layer(
             cell,
             u,
             return_sequences=return_sequences,
@@ -367,7 +226,7 @@ def build_simple_rnn(**kwargs: Any) -> keras.Model:
     Defaults to one layer. `cell` is fixed to `"simple"`.
     """
     if kwargs.get("cell", "simple") != "simple":
-        _fail("cell", kwargs["cell"], "build_simple_rnn always uses 'simple'")
+        fail("cell", kwargs["cell"], "build_simple_rnn always uses 'simple'")
     kwargs["cell"] = "simple"
     kwargs.setdefault("name", "simple_rnn")
     return build_stacked_rnn(**kwargs)
@@ -381,7 +240,7 @@ def build_bidirectional(**kwargs: Any) -> keras.Model:
     `causal=True` raises ValueError.
     """
     if kwargs.get("causal"):
-        _fail(
+        fail(
             "causal",
             True,
             "a bidirectional model sees the future, so it cannot be causal; use "
@@ -419,23 +278,19 @@ def compile_model(
     """
     if isinstance(optimizer, str):
         if learning_rate <= 0:
-            _fail("learning_rate", learning_rate, "expected a positive float")
+            fail("learning_rate", learning_rate, "expected a positive float")
         if clipnorm is not None and clipnorm <= 0:
-            _fail("clipnorm", clipnorm, "expected a positive float or None")
+            fail("clipnorm", clipnorm, "expected a positive float or None")
         config = {"learning_rate": learning_rate}
         if clipnorm is not None:
             config["clipnorm"] = clipnorm
         try:
             optimizer = keras.optimizers.get({"class_name": optimizer, "config": config})
         except ValueError as err:
-            _fail("optimizer", optimizer, f"not a Keras optimizer name ({err})")
+            fail("optimizer", optimizer, f"not a Keras optimizer name ({err})")
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, **compile_kwargs)
     return model
 
-
-# The encoder-decoder builder lives in its own module (one concept per file); it is part of
-# this module's API.
-from rnn_apps.encoder_decoder import EncoderDecoder, build_encoder_decoder  # noqa: E402
 
 __all__ = [
     "EncoderDecoder",

@@ -52,6 +52,23 @@ def _type_ok(value: Any, hint: Any) -> bool:
     return True
 
 
+#: Largest integer option (TensorFlow takes most of them as int32).
+MAX_INT_OPTION = 2**31 - 1
+
+
+def _check_number(task_name: str, name: str, value: Any) -> None:
+    """Refuses a non-finite float (a NaN or infinite learning rate trains a NaN model) and an
+    integer outside int32 (it would wrap around in the graph)."""
+    if isinstance(value, (bool, np.bool_)):
+        return
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        raise UserInputError(f"{task_name} option {name!r} must be a finite number, got {value!r}.")
+    if isinstance(value, (int, np.integer)) and abs(int(value)) > MAX_INT_OPTION:
+        raise UserInputError(
+            f"{task_name} option {name!r} must be at most {MAX_INT_OPTION} in size, got {value!r}."
+        )
+
+
 def _type_name(hint: Any) -> str:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
@@ -123,6 +140,8 @@ class TaskConfig:
                     f"{cls.task_name} option {name!r} must be {_type_name(hint)}, got "
                     f"{value!r} ({type(value).__name__})."
                 )
+            for v in value if isinstance(value, (list, tuple)) else [value]:
+                _check_number(cls.task_name, name, v)
 
     def validate(self: C) -> C:
         """Checks the type of every field, then the task's `check()`; returns self."""

@@ -12,18 +12,18 @@ from typing import NamedTuple
 
 import keras
 
-from rnn_apps.builders import (
+from rnn_apps.blocks import (
     ATTENTIONS,
     CELLS,
-    _check_choice,
-    _check_positive_int,
-    _check_rate,
-    _fail,
-    _input_block,
-    _num_states,
-    _resolve_units,
-    _rnn_layer,
-    _warn_recurrent_dropout,
+    check_choice,
+    check_positive_int,
+    check_rate,
+    fail,
+    input_block,
+    num_states,
+    resolve_units,
+    rnn_layer,
+    warn_recurrent_dropout,
 )
 
 
@@ -105,22 +105,22 @@ def build_encoder_decoder(
     Raises:
         ValueError: for an impossible argument (named, with its value and what is allowed).
     """
-    _check_choice("cell", cell, tuple(CELLS))
-    _check_choice("attention", attention, ATTENTIONS)
-    layer_units = _resolve_units(units, num_layers)
-    drop = _check_rate("dropout", dropout)
-    rdrop = _check_rate("recurrent_dropout", recurrent_dropout)
-    _warn_recurrent_dropout([rdrop])
+    check_choice("cell", cell, tuple(CELLS))
+    check_choice("attention", attention, ATTENTIONS)
+    layer_units = resolve_units(units, num_layers)
+    drop = check_rate("dropout", dropout)
+    rdrop = check_rate("recurrent_dropout", recurrent_dropout)
+    warn_recurrent_dropout([rdrop])
     if output_dim is None:
         if target_vocab_size is None:
-            _fail("output_dim", output_dim, "give output_dim when the targets are not tokens")
+            fail("output_dim", output_dim, "give output_dim when the targets are not tokens")
         output_dim = target_vocab_size
-    _check_positive_int("output_dim", output_dim)
+    check_positive_int("output_dim", output_dim)
     n = len(layer_units)
-    ns = _num_states(cell)
+    ns = num_states(cell)
 
     # Encoder: (B, S) or (B, S, Fs) -> outputs (B, S, U_n), states per layer.
-    enc_in, x, _ = _input_block(
+    enc_in, x, _ = input_block(
         vocab_size=source_vocab_size,
         num_features=source_features,
         embedding_dim=embedding_dim,
@@ -135,7 +135,7 @@ def build_encoder_decoder(
     enc_states: list[keras.KerasTensor] = []
     for i, u in enumerate(layer_units, start=1):
         last = i == n
-        rnn = _rnn_layer(
+        rnn = rnn_layer(
             cell,
             u,
             return_sequences=(not last) or attention is not None,
@@ -164,13 +164,13 @@ def build_encoder_decoder(
 
     # Decoder layers, created once and called twice (training graph and inference graph).
     if target_vocab_size is not None and target_features is not None:
-        _fail(
+        fail(
             "target_vocab_size/target_features",
             (target_vocab_size, target_features),
             "give exactly one",
         )
     dec_rnns = [
-        _rnn_layer(
+        rnn_layer(
             cell,
             u,
             return_sequences=True,
@@ -203,7 +203,7 @@ def build_encoder_decoder(
             dec_x = concat([dec_x, context])  # (B, T, 2U)
         return out_layer(dec_x), new_states  # (B, T, O)
 
-    dec_in, dec_x, embed_or_mask = _input_block(
+    dec_in, dec_x, embed_or_mask = input_block(
         vocab_size=target_vocab_size,
         num_features=target_features,
         embedding_dim=embedding_dim,

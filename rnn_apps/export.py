@@ -217,6 +217,7 @@ def export_saved_model(
         raise ValueError(f"endpoint names must be unique, got {names}.")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+    _check_export_dest(path)
     sample_inputs = dict(sample_inputs or {})
     unknown = set(sample_inputs) - set(names)
     if unknown:
@@ -295,6 +296,20 @@ def export_saved_model(
         print(f"Exported SavedModel to {path} (verified in a clean process: {verify})")
         print(report.summary)
     return report
+
+
+def _check_export_dest(path: Path) -> None:
+    """Refuses a destination that is a file, below a file, or a folder holding anything but
+    a SavedModel (replacing it would lose the user's files)."""
+    from rnn_apps.errors import UserInputError
+    from rnn_apps.persistence import check_output_path
+
+    check_output_path(path, "The export folder")
+    if path.is_dir() and any(path.iterdir()) and not (path / "saved_model.pb").is_file():
+        raise UserInputError(
+            f"The export folder {str(path)!r} holds files that are not a SavedModel; an "
+            "export replaces the whole folder, so give a new or empty folder."
+        )
 
 
 def _atomic_replace(src: Path, dst: Path) -> None:

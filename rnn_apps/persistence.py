@@ -135,7 +135,8 @@ def read_pipeline(
         missing: Error message when the folder holds no `state_file`.
 
     Raises:
-        UserInputError: no `state_file` (with `missing` as the message).
+        UserInputError: no `state_file` (with `missing` as the message), or one that is not
+            a JSON object.
         FileNotFoundError: the state's model file is missing (see `model_path`).
     """
     from rnn_apps.errors import UserInputError
@@ -143,7 +144,18 @@ def read_pipeline(
     d = Path(directory)
     if not (d / state_file).is_file():
         raise UserInputError(missing)
-    state = json.loads((d / state_file).read_text())
+    try:
+        state = json.loads((d / state_file).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserInputError(
+            f"{str(d / state_file)!r} is damaged (not valid JSON: {err}); train again or "
+            "restore it from a copy."
+        ) from err
+    if not isinstance(state, dict):
+        raise UserInputError(
+            f"{str(d / state_file)!r} is damaged (not a JSON object); train again or restore "
+            "it from a copy."
+        )
     return state, model_path(d, state, model_file)
 
 
@@ -211,11 +223,9 @@ def check_run_dir(out: str | os.PathLike) -> None:
     """
     from rnn_apps.errors import UserInputError
 
-    out = Path(out)
+    out = check_output_path(out)
     if not out.exists():
         return
-    if not out.is_dir():
-        raise UserInputError(f"--output-dir {str(out)!r} is a file; give a folder.")
     foreign = sorted(
         p.name
         for p in out.iterdir()
@@ -228,6 +238,34 @@ def check_run_dir(out: str | os.PathLike) -> None:
             f"--output-dir {str(out)!r} holds files a run did not write ({foreign[:5]}); a "
             "run replaces the folder's results, so give a new or empty folder."
         )
+
+
+def check_output_path(path: str | os.PathLike, flag: str = "--output-dir") -> Path:
+    """Refuses an output folder that cannot be one: an existing file, or a path below a file.
+
+    Args:
+        path: The folder to be written.
+        flag: How the caller names it in the message.
+
+    Returns:
+        `path` as a `Path`.
+
+    Raises:
+        UserInputError: naming the file in the way.
+    """
+    from rnn_apps.errors import UserInputError
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UserInputError(f"{flag} {str(p)!r} is a file, not a folder; give a folder path.")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserInputError(
+                    f"{flag} {str(p)!r} cannot be created: {str(parent)!r} is a file."
+                )
+            break
+    return p
 
 
 def staging_dir(out: str | os.PathLike) -> Path:

@@ -8,19 +8,33 @@
   by the `TF_CONFIG` environment variable).
 - `resolve_strategy(name_or_strategy)`, `is_multi_worker(strategy)`: what the pipelines'
   `strategy=` argument (and the CLI's `--strategy`) go through.
-- `distributed_fit(...)`: the training loop used under `MultiWorkerMirroredStrategy`, where
-  Keras 3's `fit` does not run (defined in `rnn_apps._compat`, keras-team/keras#20585).
+- `is_chief()`, `worker_index()`: this process's place in the `TF_CONFIG` cluster (defined in
+  `rnn_apps.cluster`, re-exported here).
 - `keep_better_average(model, validation_data)`: after `fit` with an optimizer built with
   `use_ema=True`, keeps the moving average of the weights if it validates better.
+
+Under `MultiWorkerMirroredStrategy` the pipelines train with `rnn_apps._compat.distributed_fit`
+(Keras 3's `fit` does not run there, keras-team/keras#20585).
 
 The standard callbacks every pipeline trains with are set by `rnn_apps.tasks.base.Task.train_model`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
+
+from rnn_apps.cluster import is_chief, require_cluster, worker_index
+
+__all__ = [
+    "STRATEGIES",
+    "get_strategy",
+    "is_chief",
+    "is_multi_worker",
+    "keep_better_average",
+    "resolve_strategy",
+    "set_seed",
+    "worker_index",
+]
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -63,17 +77,7 @@ def get_strategy(name: str | None = "default") -> Any:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        raw = os.environ.get("TF_CONFIG", "")
-        try:
-            config = json.loads(raw) if raw else None
-        except json.JSONDecodeError as err:
-            raise UserInputError(f"TF_CONFIG is not valid JSON ({err}).") from err
-        if not config or "cluster" not in config or "task" not in config:
-            raise UserInputError(
-                "strategy 'multi_worker' needs TF_CONFIG with 'cluster' and 'task', e.g. "
-                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-                '"task": {"type": "worker", "index": 0}}.'
-            )
+        require_cluster()
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise UserInputError(
         f"Invalid strategy={name!r}: allowed values are {', '.join(map(repr, STRATEGIES))}."
@@ -116,18 +120,6 @@ def keep_better_average(model: Any, validation_data: Any) -> dict[str, float] | 
     return {"val_loss_raw": loss_raw, "val_loss_average": loss_avg, "kept_average": float(kept)}
 
 
-def _task() -> dict[str, Any]:
-    """The `task` entry of `TF_CONFIG` ({} without TF_CONFIG)."""
-    raw = os.environ.get("TF_CONFIG", "")
-    return json.loads(raw).get("task", {}) if raw else {}
-
-
-def is_chief() -> bool:
-    """True on the worker that writes models and reports (index 0, or no TF_CONFIG)."""
-    task = _task()
-    return task.get("type", "worker") in ("chief", "worker") and worker_index() == 0
-
-
 def resolve_strategy(strategy: Any = None) -> Any:
     """A `tf.distribute.Strategy` from a name (see `get_strategy`), a strategy, or None."""
     if strategy is None or isinstance(strategy, str):
@@ -150,16 +142,3 @@ def is_multi_worker(strategy: Any) -> bool:
     import tensorflow as tf
 
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def worker_index() -> int:
-    """This process's worker index in `TF_CONFIG` (0 without TF_CONFIG)."""
-    return int(_task().get("index", 0))
-
-
-def __getattr__(name: str) -> Any:
-    if name == "distributed_fit":
-        from rnn_apps._compat import distributed_fit
-
-        return distributed_fit
-    raise AttributeError(name)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from rnn_apps import blocks as blocks_module
 from rnn_apps import (
     build_bidirectional,
     build_encoder_decoder,
@@ -11,7 +12,6 @@ from rnn_apps import (
     build_stacked_rnn,
     compile_model,
 )
-from rnn_apps import builders as builders_module
 from rnn_apps.testing import run_model_saving_test
 
 RNG = np.random.default_rng(0)
@@ -129,7 +129,7 @@ def test_build_bidirectional_refuses_causal():
 
 
 def test_recurrent_dropout_warns_once(monkeypatch):
-    monkeypatch.setattr(builders_module, "_RECURRENT_DROPOUT_WARNED", False)
+    monkeypatch.setattr(blocks_module, "_RECURRENT_DROPOUT_WARNED", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         build_stacked_rnn(vocab_size=10, units=2, recurrent_dropout=0.2)

@@ -55,7 +55,8 @@ def _compiled_model():
 
 
 def test_distributed_fit_validates_stops_early_and_resumes(tmp_path):
-    from rnn_apps.training import distributed_fit, resolve_strategy
+    from rnn_apps._compat import distributed_fit
+    from rnn_apps.training import resolve_strategy
 
     data = _tiny_regression()
 
@@ -81,7 +82,7 @@ def test_distributed_fit_validates_stops_early_and_resumes(tmp_path):
 
 
 def test_distributed_fit_restores_the_best_weights():
-    from rnn_apps.training import distributed_fit
+    from rnn_apps._compat import distributed_fit
 
     data = _tiny_regression()
     model = _compiled_model()
@@ -211,3 +212,24 @@ def test_validate_on_average_ends_with_the_weights_early_stopping_scored(validat
         assert final == pytest.approx(best, rel=1e-5)
     else:
         assert final != pytest.approx(best, rel=1e-3)
+
+
+def test_cluster_helpers_are_shared_by_training_and_compat(monkeypatch):
+    """`rnn_apps.cluster` holds the TF_CONFIG helpers; `training` re-exports them and
+    `_compat` uses the same functions (no import between `training` and `_compat`)."""
+    import rnn_apps._compat as compat
+    import rnn_apps.training as training
+    from rnn_apps import cluster
+
+    assert training.is_chief is cluster.is_chief is compat.is_chief
+    assert training.worker_index is cluster.worker_index is compat.worker_index
+    assert not hasattr(training, "distributed_fit")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert cluster.tf_config() is None and cluster.worker_index() == 0
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"task": {"type": "worker", "index": 2}}))
+    assert cluster.worker_index() == 2 and not cluster.is_chief()
+    with pytest.raises(UserInputError, match="cluster"):
+        cluster.require_cluster()
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(UserInputError, match="not valid JSON"):
+        cluster.worker_index()

@@ -11,6 +11,7 @@ status 2, never a Python traceback; `--debug` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -41,7 +42,14 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         help="TOML or YAML file whose keys override the task's default configuration",
     )
     parser.add_argument(
-        "--json", action="store_true", help="print the report as JSON instead of a summary"
+        "--json",
+        action="store_true",
+        help="print one JSON document on stdout (progress and notes go to stderr)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's start-up and runtime logs (off by default)",
     )
 
 
@@ -98,12 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnn-apps",
         description=(
-            "Train, evaluate, run and export recurrent models for sentiment classification, "
-            "text generation and time-series forecasting."
+            "Train, evaluate, run and export recurrent models. Results go to stdout (one JSON "
+            "document with --json); progress and notes go to stderr."
         ),
     )
     parser.add_argument("--version", action="version", version=f"rnn_apps {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's start-up and runtime logs"
+    )
     sub = parser.add_subparsers(dest="task", metavar="<task>")
     show = sub.add_parser(
         "show",
@@ -128,19 +139,24 @@ def _show(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not (path / "saved_model.pb").is_file():
         raise FileNotFoundError(f"{path} is not a SavedModel folder (no saved_model.pb).")
-    print(signature_summary(path))
+    out = getattr(args, "stdout", sys.stdout)
+    print(signature_summary(path), file=out)
     try:
         meta = read_metadata(path)
     except FileNotFoundError:
         return 0
-    print("\nmetadata.json:")
-    print(json.dumps({k: v for k, v in meta.items() if k != "signatures"}, indent=2))
+    print("\nmetadata.json:", file=out)
+    print(json.dumps({k: v for k, v in meta.items() if k != "signatures"}, indent=2), file=out)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `rnn-apps` console script."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Entry point of the `rnn-apps` console script.
+
+    What a verb prints as its result goes to stdout; everything else written while it runs
+    (Keras progress, notes, warnings) goes to stderr, so `rnn-apps ... --json > out.json`
+    holds one JSON document.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
@@ -149,12 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from rnn_apps.errors import UserInputError
 
+    args.stdout = sys.stdout
     try:
-        if getattr(args, "deterministic", False):
-            from rnn_apps.training import set_seed
+        with contextlib.redirect_stdout(sys.stderr):
+            if getattr(args, "deterministic", False):
+                from rnn_apps.training import set_seed
 
-            set_seed(getattr(args, "seed", None), deterministic=True)
-        return int(func(args) or 0)
+                set_seed(getattr(args, "seed", None), deterministic=True)
+            return int(func(args) or 0)
     except KeyboardInterrupt:
         print("rnn-apps: interrupted", file=sys.stderr)
         return 130

@@ -10,7 +10,9 @@
 
 With `--data etth1` (the default of `train` and `evaluate`), `train` uses the standard ETTh1
 split (train / validation / test), evaluates the test split with the naive baselines and
-plots `forecast.png` and `error_by_horizon.png`; `evaluate` scores the test split. A CSV needs
+plots `forecast.png` and `error_by_horizon.png`; `evaluate` scores the test split (reported as
+`test`). `evaluate` on a CSV scores every window of the file (reported as `all_windows`, since
+the model may have been trained on some of its rows). A CSV needs
 a date column (`date`, `datetime`, `timestamp`, `time` or `ds`) and numeric columns; `train`
 then holds out its last rows for validation and reports on them.
 """
@@ -69,7 +71,6 @@ def _summary_line(name: str, metrics: dict[str, Any]) -> str:
 class CLI(TaskCLI):
     name = "forecast"
     help = "multi-horizon time-series forecasting (ETTh1 or your CSV)"
-    task_class_path = "rnn_apps.tasks.forecast:Forecaster"
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
         what = "CSV file (a date column + numeric columns), or 'etth1' for the benchmark data"
@@ -158,7 +159,11 @@ class CLI(TaskCLI):
             inference.plot_error_by_horizon(
                 model, series, out / "error_by_horizon.png", report=report
             )
-        return {"data": source, "test": {k: v for k, v in report.items() if not k.startswith("_")}}
+        # ETTh1: its standard test split. A CSV: every window of the file, whatever rows the
+        # model was trained on, so it is not called a test score.
+        key = "test" if args.data == "etth1" else "all_windows"
+        metrics = {k: v for k, v in report.items() if not k.startswith("_")}
+        return {"data": source, "split": key, key: metrics}
 
     def predict(self, model: Any, args: argparse.Namespace) -> Any:
         from rnn_apps.tasks.forecast import inference
@@ -167,6 +172,12 @@ class CLI(TaskCLI):
         if args.plot and not args.output_dir:
             raise UserInputError("--plot writes forecast.png into --output-dir: give one.")
         pred = inference.predict_series(model, args.data, options)
+        if getattr(args, "json", False) and not args.output_dir:
+            return {
+                "index": [str(i) for i in pred.index],
+                "columns": [str(c) for c in pred.columns],
+                "forecast": pred.to_numpy().tolist(),
+            }
         if not args.output_dir:
             return pred.to_csv()
         out = Path(args.output_dir)
@@ -182,7 +193,13 @@ class CLI(TaskCLI):
 
     def summary(self, report: dict[str, Any]) -> list[str]:
         lines = []
-        for key, title in (("test", "Test"), ("validation", "Validation")):
+        titles = {
+            "test": "Test",
+            "validation": "Validation",
+            "all_windows": f"Every window of {report.get('data', 'the file')} (training rows "
+            "included, not a test score):",
+        }
+        for key, title in titles.items():
             if isinstance(report.get(key), dict) and "mse" in report[key]:
                 lines.append(_summary_line(title, report[key]))
         return lines

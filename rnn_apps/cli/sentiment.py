@@ -11,7 +11,7 @@
 Without `--data`, `train` reads the IMDB train split and `evaluate` the IMDB test split
 (`--data-dir` or `$RNN_APPS_DATA_DIR`, else a download); the IMDB validation split holds out
 whole movies, and `--unlabelled` adds the 50,000 unlabelled IMDB reviews (distillation, word
-vectors and language-model pretraining; about 3.5x the RNN's training time). After the model
+vectors and language-model pretraining; slower). After the model
 selection both branches are refit on all the labelled texts (`refit: false` in a `--config`
 file turns that off). With `--data`, `--group-column` names a column
 whose groups (e.g. movies) the validation split keeps together. `train` reports the metrics on
@@ -79,7 +79,6 @@ def _load_with_groups(
 class CLI(TaskCLI):
     name = "sentiment"
     help = "text classification (IMDB or your CSV / folder of texts)"
-    task_class_path = "rnn_apps.tasks.sentiment:SentimentClassifier"
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
         if verb == "predict":

@@ -61,7 +61,6 @@ def _unescape(text: str) -> str:
 class CLI(TaskCLI):
     name = "textgen"
     help = "character/word language models: train, score, generate, export"
-    task_class_path = "rnn_apps.tasks.textgen:TextGenerator"
     strategies = ("default", "mirrored")
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
@@ -71,7 +70,7 @@ class CLI(TaskCLI):
             "--text",
             default=None,
             help="a UTF-8 .txt file or a folder of them (default: tiny Shakespeare"
-            + (")" if verb == "train" else ", its validation 10%)"),
+            + (")" if verb == "train" else ", its validation 10%%)"),
         )
 
     def add_train_args(self, parser: argparse.ArgumentParser) -> None:

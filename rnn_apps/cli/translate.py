@@ -56,7 +56,6 @@ def _split(pairs: Any, direction: str, seed: int) -> Any:
 class CLI(TaskCLI):
     name = "translate"
     help = "English <-> French translation (Tatoeba or your pairs file), beam search"
-    task_class_path = "rnn_apps.tasks.translate:Translator"
     strategies = ("default", "mirrored")
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from rnn_apps.errors import UserInputError
+from rnn_apps.persistence import check_output_path
 
 
 @dataclasses.dataclass
@@ -73,21 +74,19 @@ class TaskCLI:
     Class attributes:
         name: The task word (`rnn-apps <name> ...`).
         help: One line for `rnn-apps --help`.
-        task_class_path: `"module:Class"` of the `Task` (imported on use).
         strategies: The `--strategy` choices of `train`.
     """
 
     name: str = ""
     help: str = ""
-    task_class_path: str = ""
     strategies: tuple[str, ...] = ("default", "mirrored", "multi_worker")
 
     # ------------------------------------------------------------------ hooks
     def task_class(self) -> Any:
-        import importlib
+        """The `Task` subclass registered as `name` (`rnn_apps.tasks.registry`)."""
+        from rnn_apps.tasks.registry import get_task_class
 
-        module, _, cls = self.task_class_path.partition(":")
-        return getattr(importlib.import_module(module), cls)
+        return get_task_class(self.name)
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
         """Adds the options naming the data of `verb` (`train`, `evaluate`, `predict`)."""
@@ -159,6 +158,12 @@ class TaskCLI:
             ),
         )
         p.add_argument("--tensorboard", action="store_true", help="write DIR/logs/")
+        p.add_argument(
+            "--fresh",
+            action="store_true",
+            help="delete DIR/backup/ (an interrupted run's checkpoints) and start over; "
+            "without it, the same command resumes such a run",
+        )
         p.add_argument("--no-export", action="store_true", help="skip DIR/saved_model/")
         p.set_defaults(func=self._train)
 
@@ -213,7 +218,13 @@ class TaskCLI:
                 values[key] = value
         if getattr(args, "seed", None) is not None:
             values["seed"] = args.seed
-        return self.task_class().config_class.from_dict(values)
+        config_class = self.task_class().config_class
+        if "verbose" not in values and "verbose" in {
+            f.name for f in dataclasses.fields(config_class)
+        }:
+            # A progress bar for a terminal; one plain line per epoch for a log file.
+            values["verbose"] = 1 if sys.stderr.isatty() else 2
+        return config_class.from_dict(values)
 
     def _train(self, args: argparse.Namespace) -> int:
         from rnn_apps.cli import worker_output_dir
@@ -228,6 +239,8 @@ class TaskCLI:
         check_run_dir(out)
         recover_run_dir(out)
         config = self._config(args)
+        if args.fresh:
+            shutil.rmtree(out / "backup", ignore_errors=True)
         data = self.train_data(args, config)
         task = self.task_class()(config)
         task.fit(
@@ -299,8 +312,10 @@ class TaskCLI:
         from rnn_apps import reporting
         from rnn_apps.tasks.base import REPORT_FILE
 
-        model = self._open(args)
         out = Path(args.output_dir) if args.output_dir else None
+        if out is not None:
+            check_output_path(out)
+        model = self._open(args)
         report = {"task": self.name, "model": str(args.model_path)}
         report.update(self.evaluate(model, args, out))
         if out is not None:
@@ -309,15 +324,22 @@ class TaskCLI:
         return 0
 
     def _predict(self, args: argparse.Namespace) -> int:
+        from rnn_apps.reporting import to_jsonable
+
+        if args.output_dir:
+            check_output_path(Path(args.output_dir))
         model = self._open(args)
         result = self.predict(model, args)
-        if isinstance(result, str):
-            print(result, end="" if result.endswith("\n") else "\n")
+        out = _stdout(args)
+        if getattr(args, "json", False):
+            if isinstance(result, str):
+                result = {"message": result}
+            print(json.dumps(to_jsonable(result), ensure_ascii=False, indent=2), file=out)
+        elif isinstance(result, str):
+            print(result, end="" if result.endswith("\n") else "\n", file=out)
         elif result is not None:
-            from rnn_apps.reporting import to_jsonable
-
             for row in result if isinstance(result, list) else [result]:
-                print(json.dumps(to_jsonable(row), ensure_ascii=False))
+                print(json.dumps(to_jsonable(row), ensure_ascii=False), file=out)
         return 0
 
     def _export(self, args: argparse.Namespace) -> int:
@@ -331,18 +353,23 @@ class TaskCLI:
                 f"--model {str(src)!r} is already an exported SavedModel; give the training "
                 "output folder it came from."
             )
-        task = self.task_class().load(src)
         if args.output_dir:
-            dest = Path(args.output_dir)
+            dest = check_output_path(Path(args.output_dir))
         else:
             pipeline = resolve_pipeline_dir(src)
             dest = (pipeline.parent if pipeline.name == "pipeline" else src) / SAVED_MODEL_DIR
+        task = self.task_class().load(src)
         report = task.export(dest)
+        signatures = sorted(report.metadata["signatures"])
+        if getattr(args, "json", False):
+            doc = {"saved_model": str(dest), "signatures": signatures, "verified": report.verified}
+            print(json.dumps(doc, indent=2), file=_stdout(args))
+            return 0
         print(
-            f"Exported a verified SavedModel to {dest} (signatures: "
-            f"{', '.join(sorted(report.metadata['signatures']))})."
+            f"Exported a verified SavedModel to {dest} (signatures: {', '.join(signatures)}).",
+            file=_stdout(args),
         )
-        print(f"Try: rnn-apps show {dest}")
+        print(f"Try: {invoked_as()} show {dest}", file=_stdout(args))
         return 0
 
     # ------------------------------------------------------------------ output
@@ -352,7 +379,7 @@ class TaskCLI:
         from rnn_apps.reporting import to_jsonable
 
         if getattr(args, "json", False):
-            print(json.dumps(to_jsonable(report), indent=2))
+            print(json.dumps(to_jsonable(report), indent=2), file=_stdout(args))
             return
         lines = []
         if trained:
@@ -371,7 +398,7 @@ class TaskCLI:
                     f"Next: {prog} {self.name} predict --model {out} ...   |   "
                     f"{prog} show {out / 'saved_model'}"
                 )
-        print("\n".join(lines))
+        print("\n".join(lines), file=_stdout(args))
 
 
 def invoked_as() -> str:
@@ -420,16 +447,12 @@ def _brief(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def registered_clis() -> Sequence[TaskCLI]:
-    """The task command lines, in `rnn-apps --help` order."""
-    import importlib
+    """The task command lines of the task registry, in `rnn-apps --help` order."""
+    from rnn_apps.tasks.registry import TASKS
 
-    out = []
-    for name in ("sentiment", "textgen", "forecast", "translate"):
-        try:
-            module = importlib.import_module(f"rnn_apps.cli.{name}")
-        except ModuleNotFoundError as err:  # a task not ported yet
-            if err.name != f"rnn_apps.cli.{name}":
-                raise
-            continue
-        out.append(module.CLI())
-    return out
+    return [entry.load_cli() for entry in TASKS.values()]
+
+
+def _stdout(args: argparse.Namespace) -> Any:
+    """Where a verb's result goes: the real stdout (`main` sends the rest to stderr)."""
+    return getattr(args, "stdout", None) or sys.stdout

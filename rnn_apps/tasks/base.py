@@ -21,8 +21,9 @@ supplies hooks; everything the pipelines share lives here, written once:
 Hooks a task supplies:
 
 - `task_name`, `config_class`: class attributes;
-- `_fit(train, validation, run)`: adapt the preprocessor on `train`, build the model(s), train
-  them with `self.train_model(...)`;
+- `_fit(train, validation, run, **fit_params)`: adapt the preprocessor on `train`, build the
+  model(s), train them with `self.train_model(...)` (`fit_param_names` lists the task's own
+  `fit_params`; `fit` refuses any other name);
 - `endpoints()`: the export signatures (`rnn_apps.export.Endpoint`), first = `serving_default`;
 - `sample_inputs()`: inputs to verify the export with, `{signature: {input: array}}`;
 - `export_metadata()`: task facts for `metadata.json` (class names, scaling, vocabulary ...);
@@ -38,7 +39,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -52,6 +53,8 @@ PIPELINE_DIR = "pipeline"
 SAVED_MODEL_DIR = "saved_model"
 REPORT_FILE = "report.json"
 BACKUP_DIR = "backup"
+#: The configuration of the run whose backups `BACKUP_DIR` holds.
+BACKUP_RUN_FILE = "run.json"
 
 # =========================================================================== fitting
 
@@ -101,7 +104,46 @@ def _time_budget_callback(deadline: float):
     return TimeBudget()
 
 
+def _check_finite_history(name: str, history: Mapping[str, list[float]]) -> None:
+    """Refuses a training run whose loss became NaN or infinite (nothing is saved then)."""
+    losses = history.get("loss", [])
+    if losses and not all(np.isfinite(v) for v in losses):
+        epoch = next(i for i, v in enumerate(losses) if not np.isfinite(v)) + 1
+        raise UserInputError(
+            f"Training of {name!r} diverged: its loss became {losses[epoch - 1]} in epoch "
+            f"{epoch}; nothing was saved. Lower the learning rate or check the data for huge "
+            "or missing values."
+        )
+
+
 # =========================================================================== predictors
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """What a trained `Task` and a loaded export (`SavedModelPredictor`) share.
+
+    Task inference code (`rnn_apps.tasks.<task>.inference`, the CLI's `evaluate` and
+    `predict`) takes a `Predictor`, so it runs the same on a model trained in this process and
+    on a SavedModel loaded from disk.
+
+    Attributes:
+        task_name: The registered task (`rnn_apps.tasks.registry`).
+        metadata: The export's `metadata.json` facts (`Task.metadata` in process).
+        signature_names: The export's signature names.
+    """
+
+    task_name: str
+
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+    @property
+    def signature_names(self) -> list[str]: ...
+
+    def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
+        """Runs signature `signature` on `inputs` (arrays or Python values); NumPy outputs."""
+        ...
 
 
 class SavedModelPredictor:
@@ -157,6 +199,13 @@ class Task:
     config_class: ClassVar[type[TaskConfig]] = TaskConfig
     #: The model file pattern of `save` (`.keras`, loaded with `safe_mode=True`).
     model_file: ClassVar[str] = "model.keras"
+    #: Version of the task's export contract (signatures, inputs, caps, metadata), recorded in
+    #: every export's `metadata.json`. Bump it whenever the exported graph's behaviour changes:
+    #: `tests/test_saved_models.py` then fails until the committed model is regenerated
+    #: (`make models`). Exports from before the field existed count as version 1.
+    contract_version: ClassVar[int] = 1
+    #: Names of the task's own `fit(**fit_params)` inputs (sentiment: `groups`, ...).
+    fit_param_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: TaskConfig | None = None, **overrides: Any) -> None:
         if config is not None and not isinstance(config, self.config_class):
@@ -180,7 +229,9 @@ class Task:
             )
 
     # ------------------------------------------------------------------ hooks
-    def _fit(self, train: Any, validation: Any, run: FitRun) -> None:  # pragma: no cover
+    def _fit(
+        self, train: Any, validation: Any, run: FitRun, **fit_params: Any
+    ) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def endpoints(self) -> list[Any]:  # pragma: no cover
@@ -223,6 +274,7 @@ class Task:
         work_dir: str | os.PathLike | None = None,
         strategy: Any = None,
         tensorboard: bool = False,
+        **fit_params: Any,
     ) -> T:
         """Adapts the preprocessor on `train` only, builds the model and trains it.
 
@@ -236,11 +288,23 @@ class Task:
                 (`MultiWorkerMirroredStrategy` over the machines in `TF_CONFIG`) or a
                 `tf.distribute.Strategy`; models are built under its scope.
             tensorboard: Write TensorBoard logs under `work_dir/logs`.
+            **fit_params: The task's own fit inputs (`fit_param_names`), passed to `_fit`.
 
         Returns:
             self.
+
+        Raises:
+            UserInputError: a fit parameter the task does not take.
         """
         import keras
+
+        unknown = [k for k in fit_params if k not in self.fit_param_names]
+        if unknown:
+            accepted = ", ".join(self.fit_param_names) or "none"
+            raise UserInputError(
+                f"{type(self).__name__}.fit got an unknown parameter {unknown[0]!r}; it "
+                f"accepts {accepted}."
+            )
 
         from rnn_apps.training import is_multi_worker, resolve_strategy
 
@@ -259,9 +323,47 @@ class Task:
         )
         self.history_: dict[str, Any] = {}
         self._signature_fns = {}
-        self._fit(train, validation, run)
+        if run.work_dir is not None:
+            self._claim_backup(run.work_dir / BACKUP_DIR)
+        self._fit(train, validation, run, **fit_params)
         self.train_seconds_ = time.monotonic() - start
+        if run.work_dir is not None:
+            _release_backup(run.work_dir / BACKUP_DIR)
         return self
+
+    def _claim_backup(self, backup: Path) -> None:
+        """Records this run's configuration beside its `BackupAndRestore` backups, and refuses
+        to resume backups that an interrupted run of another configuration left there (a resumed
+        run would otherwise mix the two and report training that did not happen)."""
+        from rnn_apps.reporting import write_json
+
+        record = {"task": self.task_name, "config": self.config.to_dict()}
+        path = backup / BACKUP_RUN_FILE
+        if path.is_file():
+            try:
+                previous = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                previous = None
+            if previous != json.loads(json.dumps(record)):
+                old = (previous or {}).get("config", {}) if isinstance(previous, dict) else {}
+                changed = sorted(
+                    k
+                    for k in set(old) | set(record["config"])
+                    if old.get(k) != record["config"].get(k)
+                )
+                raise UserInputError(
+                    f"{str(backup)!r} holds the backup of an interrupted run with another "
+                    f"configuration (differs in {', '.join(changed[:6]) or 'its task'}); run "
+                    "again with the same options to resume it, or delete that folder (`rnn-apps "
+                    "... train --fresh`) to start over."
+                )
+        elif backup.is_dir() and any(backup.iterdir()):
+            raise UserInputError(
+                f"{str(backup)!r} holds a backup of an unknown run (no {BACKUP_RUN_FILE}); "
+                "delete that folder (`rnn-apps ... train --fresh`) to start over."
+            )
+        backup.mkdir(parents=True, exist_ok=True)
+        write_json(path, record)
 
     def _check_strategy(self, strategy: Any) -> Any:
         """Hook: refuse strategies the task cannot train under (before any is created)."""
@@ -350,6 +452,7 @@ class Task:
             if run.deadline is not None:
                 budget = _time_budget_callback(run.deadline)
                 cbs.append(budget)
+            cbs.append(keras.callbacks.TerminateOnNaN())
             cbs.extend(callbacks)
             if isinstance(train_data, tuple) and len(train_data) == 2:
                 x, y = train_data
@@ -372,6 +475,7 @@ class Task:
                 self.time_budget_exhausted_ = True
         out = {k: [float(v) for v in vs] for k, vs in history.items()}
         self.history_[name] = out
+        _check_finite_history(name, out)
         return out
 
     # ------------------------------------------------------------------ inference
@@ -416,7 +520,11 @@ class Task:
     @property
     def metadata(self) -> dict[str, Any]:
         """What the export's `metadata.json` will hold about the task (as a predictor has)."""
-        return {"task": self.task_name, **self.export_metadata()}
+        return {
+            "task": self.task_name,
+            "contract_version": self.contract_version,
+            **self.export_metadata(),
+        }
 
     # ------------------------------------------------------------------ export
     def export(
@@ -436,6 +544,7 @@ class Task:
         self._check_fitted()
         meta = {
             "task": self.task_name,
+            "contract_version": self.contract_version,
             "config": self.config.to_dict(),
             **self.export_metadata(),
             **dict(metadata or {}),
@@ -495,12 +604,28 @@ class Task:
                 f"{str(directory)!r} holds a {task!r} pipeline, not a {cls.task_name!r} one; "
                 f"use `rnn-apps {task} ...`."
             )
+        damaged = f"{str(d / STATE_FILE)!r} is damaged"
+        if not isinstance(state.get("config"), dict):
+            raise UserInputError(f"{damaged} (no 'config' object); train again.")
         obj = cls(cls.config_class.from_dict(state["config"]))
         obj.history_ = state.get("history", {})
         obj.train_seconds_ = state.get("train_seconds")
-        obj.set_state(state, model_file)
+        try:
+            obj.set_state(state, model_file)
+        except (KeyError, TypeError, IndexError, AttributeError) as err:
+            raise UserInputError(
+                f"{damaged} ({type(err).__name__}: {err}); train again or restore it from a copy."
+            ) from err
         obj._signature_fns = {}
         return obj
+
+
+def _release_backup(backup: Path) -> None:
+    """After a completed fit: removes the run record and the backup folder once each model's
+    `BackupAndRestore` has removed its own backup."""
+    (backup / BACKUP_RUN_FILE).unlink(missing_ok=True)
+    if backup.is_dir() and not any(backup.iterdir()):
+        backup.rmdir()
 
 
 # =========================================================================== paths
@@ -520,39 +645,58 @@ def resolve_pipeline_dir(path: str | os.PathLike) -> Path:
     return p / PIPELINE_DIR
 
 
-def open_model(path: str | os.PathLike, task_class: type[Task]) -> Task | SavedModelPredictor:
+def open_model(
+    path: str | os.PathLike, task_class: type[Task] | None = None
+) -> Task | SavedModelPredictor:
     """What `--model PATH` names: a SavedModel (a `SavedModelPredictor`) or a training output
     folder / saved pipeline (the `Task`, loaded in process).
+
+    Args:
+        path: The folder.
+        task_class: The task the caller expects; None: whichever task made it (read from the
+            export's `metadata["task"]` or the pipeline's `"task"`, through the registry).
 
     Raises:
         UserInputError: nothing usable there, or a model of another task.
     """
+    from rnn_apps.tasks.registry import get_task_class
+
     p = Path(path)
-    name = task_class.task_name
+    name = task_class.task_name if task_class is not None else None
+    what = f"a {name!r} model" if name else "a model"
     if is_saved_model(p):
         predictor = SavedModelPredictor(p)
-        if predictor.task_name != name:
+        if name is not None and predictor.task_name != name:
             raise UserInputError(
                 f"--model {str(p)!r} is a {predictor.task_name!r} model, not a {name!r} one; "
                 f"use `rnn-apps {predictor.task_name} ...`."
             )
+        get_task_class(predictor.task_name)  # a task this version knows
         return predictor
-    if (resolve_pipeline_dir(p) / STATE_FILE).is_file():
+    pipeline = resolve_pipeline_dir(p)
+    if (pipeline / STATE_FILE).is_file():
+        if task_class is None:
+            state = read_json(pipeline / STATE_FILE)
+            task_class = get_task_class(str(state.get("task")))
         return task_class.load(p)
     if (p / "saved_model.pb").is_file():
         raise UserInputError(
             f"--model {str(p)!r} is a SavedModel without rnn_apps metadata "
             "(assets/metadata.json); export it with `rnn-apps ... export`."
         )
+    hint = f"rnn-apps {name} train --output-dir DIR" if name else "rnn-apps <task> train"
     raise UserInputError(
         f"--model {str(p)!r} is neither a training output folder (with pipeline/) nor an "
-        f"exported SavedModel; train one with `rnn-apps {name} train --output-dir DIR`."
+        f"exported SavedModel holding {what}; train one with `{hint}`."
     )
 
 
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON file as a dict; a clear error when it is not valid JSON."""
     try:
-        return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as err:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserInputError(f"{str(path)!r} is not valid JSON ({err}).") from err
+    if not isinstance(data, dict):
+        raise UserInputError(f"{str(path)!r} is not a JSON object; it is damaged.")
+    return data

@@ -8,7 +8,6 @@ changed working directory, relative paths); most tests use it through `--model` 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,6 @@ from rnn_apps.tasks.sentiment import (
     predict_texts,
     standardize_text,
 )
-from rnn_apps.tasks.sentiment.augment import chopped_segments
 
 ROOT = Path(__file__).resolve().parents[2]
 POS = ["great", "wonderful", "superb", "loved", "brilliant"]
@@ -210,8 +208,8 @@ def test_config_type_and_range_errors_name_the_key(tmp_path, capsys):
         SentimentClassifier(ngram_weighting="bm25")
     with pytest.raises(UserInputError, match="'ema_momentum' must be in"):
         SentimentClassifier(ema_momentum=1.0)
-    with pytest.raises(UserInputError, match="'distill_rounds' must be > 0"):
-        SentimentClassifier(distill_rounds=0)
+    with pytest.raises(UserInputError, match="'distill_rounds' was removed"):
+        SentimentClassifier(distill_rounds=2)
     with pytest.raises(UserInputError, match="Unknown sentiment option"):
         SentimentConfig.from_dict({"hidden": 3})
     with pytest.raises(UserInputError, match="SentimentConfig"):
@@ -219,6 +217,40 @@ def test_config_type_and_range_errors_name_the_key(tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text("learning_rate: fast\n")
     assert run_cli("sentiment", "train", "--config", tmp_path / "bad.yaml") == 2
     assert "learning_rate" in capsys.readouterr().err
+
+
+def test_fit_takes_the_base_signature_and_refuses_unknown_fit_params():
+    clf = SentimentClassifier(SentimentConfig(**TINY))
+    with pytest.raises(UserInputError, match=r"unknown parameter 'grups'.*accepts.*groups"):
+        clf.fit(["a", "b", "c", "d"], ["x", "y"] * 2, grups=["m"] * 4)
+    with pytest.raises(UserInputError, match="fit needs labels"):
+        clf.fit(["a", "b", "c", "d"])
+    with pytest.raises(UserInputError, match="validation data once"):
+        clf.fit((["a", "b"], ["x", "y"]), (["c"], ["x"]), validation_data=(["d"], ["y"]))
+    assert not hasattr(clf, "_pending_fit_params")
+
+
+def test_a_pipeline_saved_with_the_retired_options_off_still_loads(trained, workdir, tmp_path):
+    import shutil
+
+    from rnn_apps.tasks.sentiment.config import RETIRED_OPTIONS
+
+    old = tmp_path / "old"
+    shutil.copytree(workdir / "runs" / "s" / "pipeline", old)
+    state = json.loads((old / "pipeline.json").read_text())
+    state["config"].update(RETIRED_OPTIONS)  # what pipelines saved before their removal hold
+    state.update({"num_augmented": 0, "distill_rounds": [{"round": 1}]})
+    (old / "pipeline.json").write_text(json.dumps(state))
+    again = SentimentClassifier.load(old)
+    assert again.config == trained.config
+    texts = ["superb loved", "awful boring"]
+    np.testing.assert_allclose(
+        again.predict(texts).probabilities, trained.predict(texts).probabilities, atol=1e-6
+    )
+    state["config"]["adversarial_epsilon"] = 0.05
+    (old / "pipeline.json").write_text(json.dumps(state))
+    with pytest.raises(UserInputError, match="'adversarial_epsilon' was removed"):
+        SentimentClassifier.load(old)
 
 
 def test_positive_label_goes_last():
@@ -379,22 +411,16 @@ def test_groups_and_unlabelled_texts_distil_into_the_rnn():
     texts, labels = corpus(200, seed=5)
     groups = [f"movie{i % 25}" for i in range(len(texts))]  # 8 reviews per movie
     unlabelled, _ = corpus(160, seed=6)
-    tiny = {**TINY, "epochs": 2, "ngram_epochs": 2, "validation_split": 0.2, "distill_rounds": 2}
-    tiny["distill_augment"] = 1  # one chopped copy of each of the 160 fit + 160 unlabelled texts
+    tiny = {**TINY, "epochs": 2, "ngram_epochs": 2, "validation_split": 0.2}
     clf = SentimentClassifier(SentimentConfig(**tiny)).fit(
         texts, labels, groups=groups, unlabelled=unlabelled
     )
     # Whole movies were held out: 5 of the 25 movies of 8 reviews each.
     assert clf.validation_report_["num_examples"] == 40
-    assert clf.num_distilled_ == 160 and clf.num_augmented_ == 320
+    assert clf.num_distilled_ == 160
     assert set(clf.step_seconds_) >= {"ngram", "distillation_targets", "word_vectors", "rnn"}
-    # Round 2 learnt from round 1's blend; the round with the best validation blend is kept.
-    assert [r["round"] for r in clf.distill_rounds_] == [1, 2]
-    assert {"distillation_targets_round2", "rnn_round2"} <= set(clf.step_seconds_)
-    kept = clf.distill_rounds_[clf.validation_metrics_["distill_round_kept"] - 1]
-    assert kept["blend_accuracy"] == max(r["blend_accuracy"] for r in clf.distill_rounds_)
-    assert clf.validation_metrics_["blend_accuracy"] == kept["blend_accuracy"]
-    cfg = SentimentConfig(**{**tiny, "distill_rounds": 1})
+    assert len(clf.history_["rnn"]["loss"]) == 2
+    cfg = SentimentConfig(**tiny)
     assert clf.predict(["superb loved superb"]).labels == ["1"]
     with pytest.raises(UserInputError, match="groups"):
         SentimentClassifier(cfg).fit(texts, labels, groups=groups[:-1])
@@ -441,23 +467,6 @@ def test_refit_trains_both_branches_again_on_all_labelled_texts(tmp_path):
     assert "time budget ran out" in clf.refit_["skipped"] and clf.selection_model_ is None
 
 
-def test_adversarial_training_runs_under_a_work_dir_and_saves_the_plain_model(tmp_path):
-    # The benchmark trains with a work_dir (BackupAndRestore); the wrapper must not break it.
-    texts, labels = corpus(120, seed=10)
-    cfg = SentimentConfig(**{**TINY, "epochs": 2, "adversarial_epsilon": 0.1})
-    clf = SentimentClassifier(cfg).fit(texts, labels, work_dir=tmp_path / "run")
-    assert len(clf.history_["rnn"]["loss"]) == 2
-    assert clf.predict(["superb loved superb", "awful dull hated"]).labels == ["1", "0"]
-    clf.save(tmp_path / "p")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        again = SentimentClassifier.load(tmp_path / "p")
-    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
-    np.testing.assert_allclose(
-        again.predict(texts[:8]).probabilities, clf.predict(texts[:8]).probabilities, atol=1e-6
-    )
-
-
 def test_language_model_pretraining_learns_word_order_and_starts_the_rnn_branch():
     import tensorflow as tf
 
@@ -494,26 +503,12 @@ def test_language_model_pretraining_learns_word_order_and_starts_the_rnn_branch(
     assert len(clf.lm_pretrain_["lm_loss"]) == 2 and "lm_pretrain" in clf.step_seconds_
 
 
-def test_chopped_segments_are_seeded_ordered_spans_of_each_text():
-    texts = ["one two three four five six seven eight nine ten", "", "solo<br /><br />word"]
-    segments = chopped_segments(texts, 3, seed=1, min_fraction=0.3, drop_rate=0.2)
-    assert len(segments) == 9 and segments == chopped_segments(texts, 3, seed=1, drop_rate=0.2)
-    assert segments != chopped_segments(texts, 3, seed=2, drop_rate=0.2)
-    words = texts[0].split()
-    for seg in segments[:3]:
-        kept = [words.index(w) for w in seg.split()]
-        assert kept == sorted(kept) and 1 <= len(kept) <= 10  # a subsequence, in order
-    assert segments[3:6] == ["", "", ""]
-    assert all(s and "<br" not in s for s in segments[6:])
-    assert chopped_segments(texts, 0, seed=1) == []
-    with pytest.raises(UserInputError, match="'distill_augment' must be in"):
-        SentimentClassifier(distill_augment=9)
-
-
 def test_teacher_targets_keep_input_order(trained):
+    from rnn_apps.tasks.sentiment.distill import teacher_targets
+
     texts = ["superb loved " * 5, "awful", "dull boring hated film", "great"]
     teacher = trained.model_.get_layer("ngram_branch")
-    targets = trained._teacher_targets(teacher, texts)
+    targets = teacher_targets(trained.preprocessor_, teacher, texts)
     alone = trained.branch_probabilities(texts)["ngram_branch"]
     np.testing.assert_allclose(targets, alone, atol=1e-6)
 

@@ -60,6 +60,9 @@ class Forecaster(Task):
 
     task_name: ClassVar[str] = "forecast"
     config_class: ClassVar[type[ForecastConfig]] = ForecastConfig
+    #: 2: windows more than MAX_ABS_SCALED training standard deviations from the mean are
+    #: refused by the SavedModel.
+    contract_version: ClassVar[int] = 2
     model_file: ClassVar[str] = "model.weights.h5"
     config: ForecastConfig
 

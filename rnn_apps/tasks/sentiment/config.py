@@ -1,16 +1,33 @@
-"""Options of the sentiment pipeline (`SentimentConfig`)."""
+"""Options of the sentiment pipeline (`SentimentConfig`).
+
+`SentimentConfig` holds every option of `SentimentClassifier` with its default, checks their
+ranges and choices, and reads configurations saved before an option was retired
+(`RETIRED_OPTIONS`). What each default was chosen by is recorded in the benchmarks' results
+(`benchmarks/results/sentiment_imdb*.json`) and README's sentiment tables.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
+from rnn_apps.errors import UserInputError
 from rnn_apps.tasks.base import TaskConfig
+
+#: Options measured on IMDB, not kept and removed (README's sentiment ablation table,
+#: `benchmarks/results/sentiment_imdb_ablations.json`), with the value that turned them off:
+#: a configuration saved before their removal still loads when they are off.
+RETIRED_OPTIONS: dict[str, Any] = {
+    "adversarial_epsilon": 0.0,
+    "distill_rounds": 1,
+    "distill_augment": 0,
+}
 
 
 @dataclasses.dataclass
 class SentimentConfig(TaskConfig):
-    """Options of the sentiment pipeline (defaults chosen by measurement on IMDB).
+    """Options of the sentiment pipeline (defaults chosen on IMDB's validation split).
 
     Build one as a dataclass or with `SentimentConfig.from_dict` (a `--config` file); values
     are checked (type, then range) when a `SentimentClassifier` is built, naming the key.
@@ -26,8 +43,7 @@ class SentimentConfig(TaskConfig):
             rest come from its end. None = a quarter.
         embedding_dim: RNN embedding width.
         embedding_init: `"ppmi"`: start the RNN's embedding from word vectors learned on the
-            training texts (`rnn_apps.embeddings.ppmi_svd_embeddings`, about a minute on IMDB);
-            None: random.
+            training texts (`rnn_apps.embeddings.ppmi_svd_embeddings`); None: random.
         embedding_window: Co-occurrence window of the `"ppmi"` vectors.
         cell: `"gru"` or `"lstm"`.
         units: Units per direction of each recurrent layer.
@@ -46,10 +62,7 @@ class SentimentConfig(TaskConfig):
         ngram_scale: Output multiplier of the n-gram branch (its effective learning-rate
             multiplier under Adam).
         ngram_l2: L2 penalty on the n-gram branch's effective weights (per example;
-            scikit-learn's `C` corresponds to `1 / (2 * C * num_train)`). On IMDB's
-            movie-held-out validation split the Naive-Bayes-weighted branch scored 0.9117 at
-            2e-7, 0.9101-0.9107 at 1e-7 and 4e-7, 0.9061 at the former 2.5e-6
-            (`benchmarks/sentiment_ngram_sweep.py`).
+            scikit-learn's `C` corresponds to `1 / (2 * C * num_train)`).
         ngram_epochs: Maximum epochs of the n-gram branch.
         ngram_learning_rate: Learning rate of the n-gram branch.
         batch_size: Batch size (per length bucket).
@@ -60,25 +73,13 @@ class SentimentConfig(TaskConfig):
             word (forward direction) and the previous word (backward direction) on the
             training and unlabelled texts (ULMFiT / Dai & Le 2015;
             `rnn_apps.tasks.sentiment.pretrain`). 0 = off. None (default): 4 epochs when `fit`
-            gets unlabelled texts, else 0. On IMDB with the unlabelled reviews (70,000
-            texts, about 4 minutes an epoch on 2 cores) 4 epochs raised the RNN branch's
-            validation accuracy from 0.9037 to 0.9085 (2 epochs: 0.9029); on 4,000 labelled
-            IMDB reviews alone and a small RNN (16 units, the task notebook's) 1 epoch lowered
-            it from 0.78 to 0.60 after 2 epochs of training on the labels.
+            gets unlabelled texts, else 0.
         lm_num_sampled: Negative words per batch of the pretraining's sampled softmax.
         ema_momentum: The RNN branch keeps an exponential moving average of its weights with
             this momentum (Adam's `use_ema`; 0 = off); validation, early stopping and the
             kept weights use the average (`rnn_apps.callbacks.ValidateOnAverage`). Capped at
             1 - 2 / (steps per epoch), an average over at most about half an epoch, so a
-            small dataset trains as without it. On IMDB it raised the RNN branch's validation
-            accuracy from 0.9021 to 0.9037 (test 0.9071 -> 0.9095).
-        adversarial_epsilon: Adversarial training of the RNN branch (Miyato et al. 2017;
-            `rnn_apps.adversarial.AdversarialTrainer`): every step also learns from its batch
-            with the embeddings of its words moved by this much (relative to the embeddings'
-            root-mean-square norm) in the direction that raises the loss most. Each step costs
-            about two. 0 = off; not under multi-worker training. On IMDB 0.05 raised the RNN
-            branch's validation accuracy from 0.9095 to 0.9113 (test 0.9128 -> 0.9177) but took
-            1.9x the time per epoch, leaving no time for the refit in a 60-minute budget.
+            small dataset trains as without it.
         patience: EarlyStopping patience (epochs without a better validation loss).
         validation_split: Fraction of the training data held out (seeded) when no validation
             data is given; with `fit(groups=...)` (IMDB: the movie ids) whole groups are held
@@ -86,25 +87,12 @@ class SentimentConfig(TaskConfig):
         distill: With `fit(unlabelled=...)` and the n-gram branch, the RNN branch also learns
             the n-gram branch's probabilities on the unlabelled texts (knowledge
             distillation, Tang et al. 2019), besides the labels of the training texts.
-        distill_rounds: With `distill`, rounds of self-distillation: round 1 learns from the
-            n-gram branch; every further round trains a fresh RNN branch on the probabilities
-            of the previous round's blend (n-gram + RNN) on the unlabelled texts. The round
-            whose blend scores best on the validation split is kept.
-        distill_augment: With `distill`, the RNN branch also learns the teacher's
-            probabilities on this many augmented copies of every training and unlabelled text
-            (`rnn_apps.tasks.sentiment.augment.chopped_segments`: a random span of 30-100% of
-            the words, 10% of them deleted). 0 = off. Each copy adds about 0.65x the RNN's
-            epoch time. On IMDB one copy raised the RNN's validation accuracy by 0.1 point and
-            lowered the blend's by 0.2, so it is off.
         refit: When the validation split is held out of the training texts, both branches
             are trained again, after the model selection, on all the labelled texts
             (training + validation split) for the epochs selected on the validation split,
             at the learning rates those epochs had, and blended with the blend weights fitted
             on the validation split. Skipped (and said so in `refit_`) when the time budget
-            left is too short, under multi-worker training, or when a later distillation
-            round was kept. On IMDB (20,000 -> 25,000 labelled reviews) it took 7 of the 38
-            minutes and raised the test accuracy of the n-gram branch from 0.9150 to 0.9182,
-            of the RNN branch from 0.9128 to 0.9155 and of the blend from 0.9202 to 0.9221.
+            left is too short or under multi-worker training.
         ppmi_unlabelled: With `fit(unlabelled=...)`, the `"ppmi"` word vectors are learned on
             the training and the unlabelled texts.
         max_unlabelled: Size cap: at most this many unlabelled texts are used (the first
@@ -112,9 +100,8 @@ class SentimentConfig(TaskConfig):
         jit_compile: Serve small batches (up to 32 texts; single requests) with the model
             XLA-compiled on padded shapes (`rnn_apps.export.xla_on_padded_shapes`: lengths
             rounded up to 16, 32, 64, ..., `max_length`; batch sizes to powers of two), in
-            the export and in `predict`. On 2 CPU cores a 200-word review then takes about
-            2 ms instead of 10; each new padded shape compiles once, at its first request
-            (about a second). False: the plain graph for every batch.
+            the export and in `predict`; each new padded shape compiles once, at its first
+            request. False: the plain graph for every batch.
         max_train_minutes: Wall-clock budget of the whole `fit` (both branches); training
             stops after the current batch when it is spent and the best weights so far are
             kept. None = no limit.
@@ -150,14 +137,11 @@ class SentimentConfig(TaskConfig):
     epochs: int = 8
     learning_rate: float = 2e-3
     ema_momentum: float = 0.995
-    adversarial_epsilon: float = 0.0
     lm_pretrain_epochs: int | None = None
     lm_num_sampled: int = 256
     patience: int = 2
     validation_split: float = 0.2
     distill: bool = True
-    distill_rounds: int = 1
-    distill_augment: int = 0
     refit: bool = True
     ppmi_unlabelled: bool = True
     max_unlabelled: int = 200_000
@@ -167,6 +151,22 @@ class SentimentConfig(TaskConfig):
     verbose: int = 1
 
     task_name: ClassVar[str] = "sentiment"
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SentimentConfig:
+        """`TaskConfig.from_dict`, reading a retired option (`RETIRED_OPTIONS`) that is off.
+
+        Raises:
+            UserInputError: as `TaskConfig.from_dict`, or a retired option that is on.
+        """
+        values = dict(values)
+        for name, off in RETIRED_OPTIONS.items():
+            if name in values and values.pop(name) != off:
+                raise UserInputError(
+                    f"sentiment option {name!r} was removed (measured on IMDB, not kept: see "
+                    "README's sentiment ablation table); remove it from the config."
+                )
+        return super().from_dict(values)
 
     def check(self) -> None:
         self.require_positive(
@@ -186,7 +186,6 @@ class SentimentConfig(TaskConfig):
             "learning_rate",
             "max_train_minutes",
             "max_unlabelled",
-            "distill_rounds",
         )
         if self.max_tokens < 3:
             self.fail("max_tokens", ">= 3 (padding, [UNK] and at least one word)")
@@ -200,11 +199,9 @@ class SentimentConfig(TaskConfig):
         self.require_range("validation_split", 0.0, 1.0, low_open=True)
         self.require_range("ngram_l2", 0.0, float("inf"))
         self.require_range("ema_momentum", 0.0, 1.0)
-        self.require_range("adversarial_epsilon", 0.0, 10.0, high_open=False)
         self.require_range("lm_pretrain_epochs", 0, 20, high_open=False)
         self.require_range("lm_num_sampled", 1, 8192, high_open=False)
         self.require_range("patience", 0, float("inf"))
-        self.require_range("distill_augment", 0, 8, high_open=False)
         self.require_range("verbose", 0, 2, high_open=False)
         if self.head_tokens is not None and not 0 <= self.head_tokens <= self.sequence_length:
             self.fail("head_tokens", f"in [0, sequence_length={self.sequence_length}]")

@@ -35,9 +35,9 @@ class SentimentPrediction:
 
 def as_bytes(texts: Sequence[Any] | str | bytes) -> list[bytes]:
     """Texts as UTF-8 bytes (a single string is one text)."""
-    if isinstance(texts, (str, bytes)):
-        texts = [texts]
-    return [t if isinstance(t, bytes) else str(t).encode("utf-8", "replace") for t in texts]
+    from rnn_apps.texts import as_utf8_bytes
+
+    return as_utf8_bytes(texts)
 
 
 def run_batched(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from rnn_apps.errors import UserInputError
+from rnn_apps.texts import as_utf8_bytes
 
 _SPACES = re.compile(r"[\u00a0\u202f\u2007\u2009]")
 
@@ -84,7 +85,13 @@ def translate_texts(
     m = int(max_length if max_length is not None else cfg.get("max_decode_length", 40))
     if k < 1 or m < 1:
         raise UserInputError(f"beam_width and max_length must be >= 1, got {k} and {m}.")
-    data = [t if isinstance(t, bytes) else str(t).encode("utf-8") for t in texts]
+    max_k = int(model.metadata.get("max_beam_width", 16))
+    max_m = int(model.metadata.get("max_decode_length_cap", 200))
+    if k > max_k:
+        raise UserInputError(f"beam_width is at most {max_k} for this model, got {k}.")
+    if m > max_m:
+        raise UserInputError(f"max_length is at most {max_m} tokens for this model, got {m}.")
+    data = as_utf8_bytes(texts)
     order = np.argsort([len(t) for t in data], kind="stable")
     out_text = np.empty(len(data), dtype=object)
     out_score = np.zeros(len(data), dtype=np.float32)

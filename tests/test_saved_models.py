@@ -1,0 +1,68 @@
+"""Every committed model under `saved_models/` against the current contract, without
+retraining: a stale export (one whose task's contract has moved on) fails here until it is
+regenerated with `make models` (`benchmarks/regenerate_models.py`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rnn_apps.cli import main
+from rnn_apps.export import _saved_model_proto, read_metadata
+from rnn_apps.tasks.registry import TASKS, get_task_class
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS_DIR = ROOT / "saved_models"
+RECORDED = {
+    k: v
+    for k, v in json.loads((MODELS_DIR / "models.json").read_text()).items()
+    if not k.startswith("_")
+}
+FOLDERS = sorted(p.name for p in MODELS_DIR.iterdir() if p.is_dir())
+MAX_MB = 25
+
+
+def test_every_committed_model_has_a_recorded_command_and_every_record_a_model():
+    assert sorted(RECORDED) == FOLDERS
+    readme = (MODELS_DIR / "README.md").read_text()
+    for name, entry in RECORDED.items():
+        assert entry["task"] in TASKS, name
+        assert entry["command"][0] == "python" and Path(ROOT / entry["command"][1]).is_file()
+        assert f"`{name}/`" in readme, f"saved_models/README.md does not list {name}"
+
+
+@pytest.mark.parametrize("name", FOLDERS)
+def test_committed_model_matches_the_current_contract(name):
+    path = MODELS_DIR / name
+    meta = read_metadata(path)
+    task_cls = get_task_class(meta["task"])
+    assert meta["task"] == RECORDED[name]["task"]
+    recorded = int(meta.get("contract_version", 1))
+    assert recorded == task_cls.contract_version, (
+        f"saved_models/{name} was exported under {meta['task']} contract {recorded}, the code "
+        f"is at {task_cls.contract_version}: regenerate it with "
+        f"`python benchmarks/regenerate_models.py --only {name}`"
+    )
+    # The SavedModel's signatures are exactly those its metadata documents (serving_default
+    # being the first one when no endpoint is named so), with the documented inputs.
+    (graph,) = _saved_model_proto(path).meta_graphs
+    saved = {k: v for k, v in graph.signature_def.items() if not k.startswith("__")}
+    assert set(saved) == set(meta["signatures"]) | {"serving_default"}
+    for sig, doc in meta["signatures"].items():
+        assert sorted(saved[sig].inputs) == sorted(i["name"] for i in doc["inputs"]), sig
+    size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+    assert size_mb <= MAX_MB, f"{name} is {size_mb:.1f} MB"
+    card = (path / "MODEL_CARD.md").read_text()
+    assert "benchmarks/" in card, f"{name}/MODEL_CARD.md names no reproducing command"
+    assert "/tmp/" not in json.dumps(meta) and "/work/" not in json.dumps(meta), (
+        f"{name}'s metadata holds a machine path"
+    )
+
+
+@pytest.mark.parametrize("name", FOLDERS)
+def test_committed_model_through_the_cli_show(name, capsys):
+    assert main(["show", str(MODELS_DIR / name)]) == 0
+    out = capsys.readouterr().out
+    assert "signature_def['serving_default']" in out and '"task"' in out
