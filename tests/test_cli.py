@@ -161,3 +161,68 @@ def test_next_hint_repeats_how_the_command_was_run(monkeypatch):
     assert invoked_as() == ".venv/bin/rnn-apps"
     monkeypatch.setattr("sys.argv", ["/usr/bin/python", "-m", "pytest"])
     assert invoked_as() == "rnn-apps"
+
+
+def _script_env():
+    import os
+
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RNN_APPS_TF_LOGS")
+    }
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
+def test_no_tensorflow_start_up_lines_unless_verbose():
+    """TensorFlow's C++ start-up notices (cuda drivers, cuInit, absl, oneDNN) stay off."""
+    from pathlib import Path
+
+    script = str(Path(sys.executable).parent / "rnn-apps")
+    quiet = subprocess.run(
+        [script, "forecast", "--help"], capture_output=True, text=True, env=_script_env()
+    )
+    assert quiet.returncode == 0 and quiet.stdout.startswith("usage: rnn-apps forecast")
+    assert quiet.stderr == "", quiet.stderr
+    loud = subprocess.run(
+        [script, "--verbose", "forecast", "--help"],
+        capture_output=True,
+        text=True,
+        env=_script_env(),
+    )
+    assert loud.returncode == 0 and loud.stdout.startswith("usage: rnn-apps forecast")
+
+
+def test_start_up_filter_keeps_real_errors():
+    from rnn_apps._startup import is_noise
+
+    assert is_noise("E0000 00:00:1 ... cuda_executor.cc:1228] failed call to cuInit: UNKNOWN")
+    assert is_noise("WARNING: All log messages before absl::InitializeLog() is called are ...")
+    assert not is_noise("Traceback (most recent call last):")
+    assert not is_noise("E0000 some real kernel error")
+
+
+def test_every_registered_task_is_a_cli_word_and_help_of_every_verb_works():
+    from rnn_apps.tasks.registry import TASKS
+    from rnn_apps.testing import run_cli_help_test
+
+    parser = build_parser()
+    words = next(a for a in parser._actions if a.dest == "task").choices
+    assert set(TASKS) <= set(words)
+    for name in TASKS:
+        run_cli_help_test(name)
+
+
+def test_unknown_fit_parameter_and_non_finite_options_are_refused_in_one_line(tmp_path, capsys):
+    csv = tmp_path / "s.csv"
+    _series_csv(csv)
+    code = main(
+        ["forecast", "train", "--data", str(csv), "--output-dir", str(tmp_path / "o"), "--config",
+         str(_write(tmp_path / "c.yaml", "learning_rate: .inf\n"))]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "must be a finite number" in err and err.count("\n") == 1
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path

@@ -66,3 +66,43 @@ def test_committed_model_through_the_cli_show(name, capsys):
     assert main(["show", str(MODELS_DIR / name)]) == 0
     out = capsys.readouterr().out
     assert "signature_def['serving_default']" in out and '"task"' in out
+
+
+def _tfsm_calls():
+    """(folder, signature, positional input, keyword inputs, an output key) for every
+    signature of every committed model, called as README shows: the first input positionally,
+    the others as keywords."""
+    import tensorflow as tf
+
+    calls = []
+    for name in FOLDERS:
+        meta = read_metadata(MODELS_DIR / name)
+        for sig, doc in meta["signatures"].items():
+            calls.append((name, sig, [i["name"] for i in doc["inputs"]]))
+    samples = {
+        "text": tf.constant(["a fine film, I liked it."]),
+        "prompt": tf.constant(["ROMEO:"]),
+        "beam_width": tf.constant(2),
+        "max_length": tf.constant(8),
+        "max_new_tokens": tf.constant(8),
+        "temperature": tf.constant(1.0),
+        "top_k": tf.constant(0),
+        "top_p": tf.constant(1.0),
+        "seed": tf.constant(1),
+    }
+    return calls, samples
+
+
+@pytest.mark.parametrize("name,sig,inputs", _tfsm_calls()[0])
+def test_every_signature_of_every_committed_model_in_keras_tfsmlayer(name, sig, inputs):
+    import keras
+    import tensorflow as tf
+
+    samples = _tfsm_calls()[1]
+    meta = read_metadata(MODELS_DIR / name)
+    if inputs == ["window"]:
+        samples = {"window": tf.zeros([1, meta["lookback"], len(meta["columns"])])}
+    layer = keras.layers.TFSMLayer(str(MODELS_DIR / name), call_endpoint=sig)
+    first, *rest = inputs
+    out = layer(samples[first], **{k: samples[k] for k in rest})
+    assert out and all(int(v.shape[0]) == 1 for v in out.values() if v.shape.rank), out

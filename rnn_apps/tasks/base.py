@@ -274,13 +274,16 @@ class Task:
         work_dir: str | os.PathLike | None = None,
         strategy: Any = None,
         tensorboard: bool = False,
+        data_options: Mapping[str, Any] | None = None,
         **fit_params: Any,
     ) -> T:
         """Adapts the preprocessor on `train` only, builds the model and trains it.
 
         Args:
-            train: Training data (the task's raw form: texts and labels, a series, a text).
-            validation: Validation data of the same form; None = held out of `train` as the
+            train: Training data: the task's raw form (texts and labels, a series, a text), a
+                `tf.data.Dataset` of examples or a TFDS name `"tfds:NAME"` (read by
+                `raw_data`; a TFDS name also gives its `validation` split when it has one).
+            validation: Validation data of the same forms; None = held out of `train` as the
                 task's config says.
             work_dir: Run folder for `BackupAndRestore` backups (a killed `fit` with the same
                 `work_dir` resumes) and TensorBoard logs.
@@ -288,6 +291,9 @@ class Task:
                 (`MultiWorkerMirroredStrategy` over the machines in `TF_CONFIG`) or a
                 `tf.distribute.Strategy`; models are built under its scope.
             tensorboard: Write TensorBoard logs under `work_dir/logs`.
+            data_options: How a dataset or TFDS name is read (`data_dir`, `split`,
+                `max_examples`, `max_bytes`; see `rnn_apps.data.tfds`) and converted (the
+                task's `raw_from_examples` options, e.g. `text_column`).
             **fit_params: The task's own fit inputs (`fit_param_names`), passed to `_fit`.
 
         Returns:
@@ -308,6 +314,7 @@ class Task:
 
         from rnn_apps.training import is_multi_worker, resolve_strategy
 
+        train, validation = self.fit_data(train, validation, data_options)
         cfg = self.config.validate()
         strategy = resolve_strategy(self._check_strategy(strategy))
         keras.utils.set_random_seed(cfg.seed)
@@ -330,6 +337,49 @@ class Task:
         if run.work_dir is not None:
             _release_backup(run.work_dir / BACKUP_DIR)
         return self
+
+    # ------------------------------------------------------------------ input data
+    def raw_from_examples(self, examples: Any, **options: Any) -> Any:
+        """Hook: `rnn_apps.data.tfds.Examples` (read from a TFDS split or a `tf.data.Dataset`)
+        -> the task's raw form. Default: a pandas DataFrame of the scalar features (what the
+        forecaster reads; `columns=[...]` picks some)."""
+        from rnn_apps.data.tfds import examples_frame
+
+        return examples_frame(examples, **options)
+
+    def raw_data(self, data: Any, *, role: str = "evaluate", **options: Any) -> Any:
+        """`data` in the task's raw form: a `tf.data.Dataset`, a TFDS name `"tfds:NAME"` (its
+        `split`, default the `role`'s: `train`, or `test` else `validation` for `evaluate`)
+        or `Examples` are read (`rnn_apps.data.tfds`: options `data_dir`, `split`,
+        `max_examples`, `max_bytes`) and converted by `raw_from_examples` (the other
+        options); anything else is returned unchanged.
+
+        Example:
+            >>> fc.evaluate(fc.raw_data(tf_dataset))
+        """
+        from rnn_apps.data import tfds
+
+        if not tfds.is_input(data):
+            return data
+        examples = tfds.read(data, role=role, **tfds.load_options(options))
+        return self.raw_from_examples(examples, **tfds.converter_options(options))
+
+    def fit_data(
+        self, train: Any, validation: Any, options: Mapping[str, Any] | None = None
+    ) -> tuple[Any, Any]:
+        """`fit`'s `train` / `validation` in the task's raw form (see `raw_data`; a TFDS name
+        as `train` also gives its `validation` split when `validation` is None)."""
+        from rnn_apps.data import tfds
+
+        if not (tfds.is_input(train) or tfds.is_input(validation)):
+            return train, validation
+        train, validation = tfds.fit_inputs(train, validation, options)
+        convert = tfds.converter_options(options)
+        if isinstance(train, tfds.Examples):
+            train = self.raw_from_examples(train, **convert)
+        if isinstance(validation, tfds.Examples):
+            validation = self.raw_from_examples(validation, **convert)
+        return train, validation
 
     def _claim_backup(self, backup: Path) -> None:
         """Records this run's configuration beside its `BackupAndRestore` backups, and refuses
