@@ -133,7 +133,7 @@ class TaskCLI:
     # ------------------------------------------------------------------ parser
     def register(self, subparsers: Any) -> None:
         """Adds `rnn-apps <name> {train,evaluate,predict,export}`."""
-        from rnn_apps.cli import add_common_args
+        from rnn_apps.cli.options import add_common_args
 
         parser = subparsers.add_parser(self.name, help=self.help, description=self.help)
         verbs = parser.add_subparsers(dest="verb", metavar="<verb>")
@@ -210,7 +210,7 @@ class TaskCLI:
 
     # ------------------------------------------------------------------ verbs
     def _config(self, args: argparse.Namespace) -> Any:
-        from rnn_apps.cli import load_config_file
+        from rnn_apps.cli.options import load_config_file
 
         values = load_config_file(getattr(args, "config", None))
         for key, value in self.config_overrides(args).items():
@@ -227,7 +227,7 @@ class TaskCLI:
         return config_class.from_dict(values)
 
     def _train(self, args: argparse.Namespace) -> int:
-        from rnn_apps.cli import worker_output_dir
+        from rnn_apps.cli.options import worker_output_dir
         from rnn_apps.persistence import (
             check_run_dir,
             commit_run_dir,
@@ -439,6 +439,80 @@ def read_text_inputs(args: argparse.Namespace, what: str = "texts") -> list[str]
     if not texts:
         raise UserInputError(f"Nothing to run on: give {what} as arguments or --input FILE.")
     return texts
+
+
+def add_tfds_args(parser: argparse.ArgumentParser) -> None:
+    """Adds the options of a TFDS name as data (`--data tfds:NAME`, textgen `--text`)."""
+    from rnn_apps.data.tfds import MAX_EXAMPLES
+
+    group = parser.add_argument_group(
+        "TensorFlow Datasets (data named tfds:NAME[/CONFIG][:VERSION]; nothing is downloaded)"
+    )
+    group.add_argument(
+        "--tfds-data-dir",
+        default=None,
+        help="TFDS data dir holding the prepared dataset (default: $TFDS_DATA_DIR, else "
+        "~/tensorflow_datasets)",
+    )
+    group.add_argument(
+        "--tfds-split",
+        default=None,
+        help="split to read, TFDS syntax (e.g. 'train[:10%%]'); default: train (with the "
+        "validation and test splits the dataset defines) for train, test (else validation) "
+        "for evaluate",
+    )
+    group.add_argument(
+        "--tfds-max-examples",
+        type=int,
+        default=None,
+        help=f"cap on the examples read from a split (default {MAX_EXAMPLES:,})",
+    )
+
+
+def tfds_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The reading options of `add_tfds_args` (`rnn_apps.data.tfds.LOAD_OPTIONS`)."""
+    return {
+        "data_dir": getattr(args, "tfds_data_dir", None),
+        "split": getattr(args, "tfds_split", None),
+        "max_examples": getattr(args, "tfds_max_examples", None),
+    }
+
+
+def tfds_train_data(
+    args: argparse.Namespace,
+    name: str,
+    convert: Any,
+    roles: Sequence[str] = ("validation", "test"),
+) -> TrainData:
+    """`TrainData` of a TFDS name: its `--tfds-split` (default `train`) and the other `roles`'
+    splits the dataset defines (none: the task holds some out), each converted by `convert`
+    (`Examples` -> the task's raw form)."""
+    from rnn_apps.data import tfds
+
+    opts = tfds_options(args)
+    split = opts.pop("split")
+    builder = tfds.open_builder(name, opts["data_dir"])
+    train_split = tfds.pick_split(builder, "train", split)
+    train = tfds.load_split(name, train_split, role="train", **opts)
+    parts: dict[str, Any] = {}
+    for role in roles:
+        other = tfds.pick_split(builder, role)
+        if other is not None and other != train_split:
+            parts[role] = convert(tfds.load_split(name, other, role=role, **opts))
+    return TrainData(
+        convert(train),
+        parts.get("validation"),
+        parts.get("test"),
+        source=f"{name} ({train_split})",
+    )
+
+
+def tfds_examples(args: argparse.Namespace, name: str, role: str = "evaluate") -> Any:
+    """`rnn_apps.data.tfds.Examples` of a TFDS name's `--tfds-split` (default: the `role`'s)."""
+    from rnn_apps.data import tfds
+
+    opts = tfds_options(args)
+    return tfds.load_split(name, opts.pop("split"), role=role, **opts)
 
 
 def _brief(report: dict[str, Any]) -> dict[str, Any]:

@@ -89,8 +89,7 @@ class Examples:
             return self.columns[fallback]
         hint = f" Name the feature with {option}." if option else ""
         raise UserInputError(
-            f"{self.source} has no feature {name!r}; its features are "
-            f"{sorted(self.columns)}.{hint}"
+            f"{self.source} has no feature {name!r}; its features are {sorted(self.columns)}.{hint}"
         )
 
 
@@ -527,9 +526,7 @@ def examples_frame(examples: Examples, columns: Sequence[str] | None = None) -> 
     import pandas as pd
 
     names = list(columns) if columns else list(examples.columns)
-    data = {
-        name: examples.column(name, option="columns=...") for name in names
-    }  # each checked
+    data = {name: examples.column(name, option="columns=...") for name in names}  # each checked
     frame = pd.DataFrame(data)
     if frame.empty:
         raise UserInputError(f"{examples.source} holds no examples.")

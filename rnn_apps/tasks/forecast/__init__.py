@@ -7,12 +7,11 @@ graph (`ForecastPreprocessor`: `keras.layers.Normalization` adapted on the train
 network (`model.build_network`: `segrnn`, `lstm`, `gru`, `seq2seq`, `dlinear`) -> forecasts in
 real units. `Forecaster` (`task.py`) is the `Task`; `inference.py` evaluates, predicts and plots
 through the export's graph, for a `Forecaster` and an exported SavedModel alike; `baselines.py`
-holds repeat-last, seasonal naive and DLinear.
+holds repeat-last and seasonal naive.
 """
 
 from rnn_apps.layers import AddLastValue, DLinear, LastValueCentering, SegRNN, TakeTargets
 from rnn_apps.tasks.forecast.baselines import (
-    fit_dlinear_baseline,
     repeat_last_forecast,
     seasonal_naive_forecast,
 )
@@ -51,7 +50,6 @@ __all__ = [
     "build_seq2seq",
     "check_timestamps",
     "check_values",
-    "fit_dlinear_baseline",
     "make_windows",
     "read_series",
     "repeat_last_forecast",

@@ -11,8 +11,6 @@ Shape legend: n windows, L lookback, H horizon, F features (targets first), T ta
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from rnn_apps.errors import UserInputError
@@ -45,13 +43,3 @@ def naive_baselines(
     if x.shape[1] >= season:
         out["seasonal_naive"] = seasonal_naive_forecast(x, horizon, season, num_targets)
     return out
-
-
-def fit_dlinear_baseline(*args: Any, **kwargs: Any) -> Any:
-    """Moved to `benchmarks/forecast_etth1.py`, its only user (it fits a `Forecaster`, which
-    this module must not import: `task` -> `inference` -> `baselines`). This stub only keeps
-    `rnn_apps.tasks.forecast`'s re-export importable until that re-export is dropped."""
-    raise NotImplementedError(
-        "fit_dlinear_baseline moved to benchmarks/forecast_etth1.py; fit a DLinear baseline "
-        "with Forecaster(config.replace(architecture='dlinear', ...)).fit(train, validation)."
-    )

@@ -40,6 +40,9 @@ from rnn_apps.tasks.forecast.preprocessor import (
 #: Scaled values beyond this many training standard deviations are refused: data errors (a
 #: wrong unit, a sentinel such as 3e38) that would overflow the network or return garbage.
 MAX_ABS_SCALED = 1e6
+#: Windows per call of the export's `serving_default` (and of `Task.run`): larger batches are
+#: refused in the graph, so a request cannot allocate without bound.
+MAX_BATCH_WINDOWS = 4096
 
 
 class Forecaster(Task):
@@ -60,8 +63,8 @@ class Forecaster(Task):
 
     task_name: ClassVar[str] = "forecast"
     config_class: ClassVar[type[ForecastConfig]] = ForecastConfig
-    #: 2: windows more than MAX_ABS_SCALED training standard deviations from the mean are
-    #: refused by the SavedModel.
+    #: 2: windows more than MAX_ABS_SCALED training standard deviations from the mean, and
+    #: more than MAX_BATCH_WINDOWS windows, are refused by the SavedModel.
     contract_version: ClassVar[int] = 2
     model_file: ClassVar[str] = "model.weights.h5"
     config: ForecastConfig
@@ -174,7 +177,8 @@ class Forecaster(Task):
     # ------------------------------------------------------------------ export hooks
     def endpoints(self) -> list[Any]:
         """`serving_default`: `window` (B, L, F) float32 real units -> `forecast` (B, H, T)
-        float32 real units. Refuses a wrong window shape, and NaN, inf or values beyond
+        float32 real units. Refuses more than `MAX_BATCH_WINDOWS` windows, a wrong window
+        shape, and NaN, inf or values beyond
         `MAX_ABS_SCALED` training standard deviations (checked on the scaled window) and a
         non-finite forecast, with `InvalidArgumentError`s naming the problem."""
         import tensorflow as tf
@@ -194,6 +198,8 @@ class Forecaster(Task):
             "check the data's units"
         )
 
+        batch_msg = f"at most {MAX_BATCH_WINDOWS} windows per request; split the batch"
+
         def serve(window: Any) -> dict[str, Any]:
             # A loaded signature does not check its static shape, and graph optimisation
             # folds checks on static shapes: hide the static shape from the check, then
@@ -202,7 +208,10 @@ class Forecaster(Task):
             check = tf.debugging.assert_equal(
                 tf.shape(dynamic)[1:], tf.constant([lookback, f]), message=shape_msg
             )
-            with tf.control_dependencies([check]):
+            cap = tf.debugging.assert_less_equal(
+                tf.shape(dynamic)[0], tf.constant(MAX_BATCH_WINDOWS), message=batch_msg
+            )
+            with tf.control_dependencies([check, cap]):
                 window = tf.ensure_shape(tf.identity(dynamic), [None, lookback, f])
             window = tf.debugging.check_numerics(window, value_msg)
             scaled = tf.debugging.check_numerics(pre.normalize(window), value_msg)  # (B, L, F)
@@ -238,6 +247,7 @@ class Forecaster(Task):
             "covariates": [c for c in pre.columns if c not in pre.targets],
             "lookback": cfg.lookback,
             "horizon": cfg.horizon,
+            "max_batch_windows": MAX_BATCH_WINDOWS,
             "frequency": pre.frequency,
             "season": cfg.season,
             "series": self.read_options,

@@ -112,6 +112,7 @@ class SentimentClassifier(Task):
         work_dir: str | os.PathLike | None = None,
         strategy: Any = None,
         tensorboard: bool = False,
+        data_options: Any = None,
         **fit_params: Any,
     ) -> SentimentClassifier:
         """Adapts the preprocessor on the training texts, trains both branches, blends them.
@@ -119,7 +120,10 @@ class SentimentClassifier(Task):
         Args:
             train: `(texts, labels)`: N texts (str or bytes) and their labels (any values but
                 NaN/None; compared as strings; two or more classes). `fit(texts, labels)`
-                (then `validation` holds the labels) is accepted as well.
+                (then `validation` holds the labels) is accepted as well, and so are a
+                `tf.data.Dataset` of `{"text", "label"}` dicts or `(text, label)` pairs and a
+                TFDS name `"tfds:imdb_reviews"` (`Task.raw_data`; `ClassLabel` labels become
+                their class names).
             validation: `(texts, labels)`; default: a seeded `validation_split` of the
                 training data (whole groups with `groups`).
             work_dir: Run folder: `BackupAndRestore` checkpoints under `work_dir/backup/ngram`
@@ -128,6 +132,8 @@ class SentimentClassifier(Task):
             strategy: `"default"` (None), `"mirrored"`, `"multi_worker"` (over the machines in
                 `TF_CONFIG`; fixed batches of `batch_size` texts) or a `tf.distribute.Strategy`.
             tensorboard: Write TensorBoard logs.
+            data_options: How a dataset or TFDS name is read and converted (`data_dir`,
+                `split`, `max_examples`, `max_bytes`, `text_column`, `label_column`).
             **fit_params: The sentiment-specific inputs:
                 `class_names`: fix the class order (default: sorted; see `class_names_of`);
                 `positive_label`: with two classes, the class whose probability is reported;
@@ -148,6 +154,7 @@ class SentimentClassifier(Task):
                 different lengths, a missing (NaN) label, fewer than two classes, a label not
                 in `class_names`, `groups` of another length than the texts.
         """
+        train, validation = self.fit_data(train, validation, data_options)
         train, validation = _train_and_validation(
             train, validation, fit_params.pop(_VALIDATION_DATA, None)
         )
@@ -159,6 +166,15 @@ class SentimentClassifier(Task):
             tensorboard=tensorboard,
             **fit_params,
         )
+
+    def raw_from_examples(
+        self, examples: Any, text_column: str | None = None, label_column: str | None = None
+    ) -> tuple[list[str], list[Any]]:
+        """`(texts, labels)` of the features `text_column` (default `text`, else `x`) and
+        `label_column` (default `label`, else `y`)."""
+        from rnn_apps.data.tfds import labelled_texts
+
+        return labelled_texts(examples, text_column, label_column)
 
     def _fit(self, train: Any, validation: Any, run: FitRun, **fit_params: Any) -> None:
         with warnings.catch_warnings():
@@ -315,19 +331,24 @@ class SentimentClassifier(Task):
 
     def evaluate(
         self,
-        texts: Sequence[Any],
-        labels: Sequence[Any],
+        texts: Sequence[Any] | Any,
+        labels: Sequence[Any] | None = None,
         *,
         output_dir: str | os.PathLike | None = None,
+        data_options: Any = None,
     ) -> dict[str, Any]:
         """Accuracy, precision, recall, F1 (positive class / macro), ROC-AUC, confusion matrix.
 
-        With `output_dir`, writes `confusion_matrix.png`, `learning_curves.png` and
-        `metrics.json` there.
+        `texts` and `labels`, or labelled examples alone: a `tf.data.Dataset` or a TFDS name
+        (`"tfds:imdb_reviews"`: its `test` split unless `data_options` names another; see
+        `Task.raw_data`). With `output_dir`, writes `confusion_matrix.png`,
+        `learning_curves.png` and `metrics.json` there.
         """
         from rnn_apps.reporting import write_json
 
         self._check_fitted()
+        if labels is None:
+            texts, labels = _labelled(self.raw_data(texts, **dict(data_options or {})))
         out = evaluate_texts(self, texts, labels, output_dir=output_dir, histories=self.history_)
         if output_dir is not None:
             write_json(Path(output_dir) / "metrics.json", out)
@@ -353,6 +374,16 @@ def _train_and_validation(train: Any, validation: Any, validation_data: Any) -> 
     ):
         raise UserInputError("The validation data must be a (texts, labels) pair.")
     return train, validation
+
+
+def _labelled(data: Any) -> tuple[Any, Any]:
+    """`(texts, labels)` of `evaluate`'s data given without labels."""
+    if not _is_pair(data):
+        raise UserInputError(
+            "evaluate needs labels: evaluate(texts, labels), or a tf.data.Dataset / tfds:NAME "
+            "of labelled texts."
+        )
+    return data
 
 
 def _is_pair(data: Any) -> bool:

@@ -243,20 +243,34 @@ class TextGenerator(Task):
             self._sample_texts = tuple(sample_texts)
         return super().export(path, metadata=metadata, verify=verify)
 
+    # ------------------------------------------------------------------ input data
+    def raw_from_examples(self, examples: Any, text_column: str | None = None) -> str:
+        """One text: feature `text_column` (default `text`, else `x`) of every example, in
+        order (tiny Shakespeare holds its whole text in one example)."""
+        from rnn_apps.data.tfds import joined_text
+
+        return joined_text(examples, text_column)
+
     # ------------------------------------------------------------------ public API
-    def evaluate(self, text: str, *, chunks: int | None = None) -> dict[str, float]:
+    def evaluate(
+        self, text: str | Any, *, chunks: int | None = None, data_options: Any = None
+    ) -> dict[str, float]:
         """Cross-entropy of `text` under the model, the state carried through each chunk.
 
         Args:
-            text: The text (e.g. the validation split), any length.
+            text: The text (e.g. the validation split), any length; or a `tf.data.Dataset` /
+                TFDS name (`"tfds:tiny_shakespeare"`: its `test` split unless `data_options`
+                names another), see `Task.raw_data`.
             chunks: Score the text as this many contiguous chunks (parallel rows); defaults to
                 `config.val_chunks` (more when a chunk would exceed `MAX_SCORE_CHARS`).
+            data_options: How a dataset or TFDS name is read (`data_dir`, `split`, ...).
 
         Returns:
             `nats_per_token`, `bits_per_token`, `bits_per_char`, `perplexity`, `num_tokens`,
             `num_chars`.
         """
         self._check_fitted()
+        text = self.raw_data(text, **dict(data_options or {}))
         return inference.evaluate_text(self, text, chunks=chunks or self.config.val_chunks)
 
     def score(self, texts: str | Sequence[str]) -> np.ndarray:

@@ -105,6 +105,18 @@ class Translator(Task):
     model_file: ClassVar[str] = "model.weights.h5"
     config: TranslateConfig
 
+    # ------------------------------------------------------------------ input data
+    def raw_from_examples(
+        self, examples: Any, source_column: str | None = None, target_column: str | None = None
+    ) -> pd.DataFrame:
+        """Pairs (`source`/`target` DataFrame) of the features `source_column` and
+        `target_column`; by default `source`/`target`, else the languages of `direction`
+        (ted_hrlr_translate-style `{language: text}` features: `en`, `fr`), else `x`/`y`."""
+        from rnn_apps.data.tfds import text_pairs
+
+        languages = (self.config.source_language, self.config.target_language)
+        return text_pairs(examples, source_column, target_column, languages)
+
     # ------------------------------------------------------------------ fit
     def _fit(self, train: Any, validation: Any, run: FitRun) -> None:
         from rnn_apps.data.fra_eng import split_pairs
@@ -325,9 +337,13 @@ class Translator(Task):
         out = translate_texts(self, texts, beam_width=beam_width, max_length=max_length)
         return list(out["translation"])
 
-    def evaluate(self, test: Any, *, max_sentences: int | None = 1000) -> dict[str, Any]:
+    def evaluate(
+        self, test: Any, *, max_sentences: int | None = 1000, data_options: Any = None
+    ) -> dict[str, Any]:
         """BLEU/chrF, greedy and beam, against all references of each test source sentence
-        (`test`: pairs as `fit` takes them)."""
+        (`test`: pairs as `fit` takes them, a `tf.data.Dataset` or a TFDS name: its `test`
+        split unless `data_options` names another; see `Task.raw_data`)."""
         self._check_fitted()
+        test = self.raw_data(test, **dict(data_options or {}))
         sources, targets = as_pairs(test, self.config.direction)
         return evaluate_pairs(self, sources, targets, max_sentences=max_sentences)
