@@ -21,6 +21,9 @@ from rnn_apps.errors import UserInputError
 
 C = TypeVar("C", bound="TaskConfig")
 
+#: A retired option whose every value is dropped (see `TaskConfig.retired_options`).
+RETIRED_ANY = object()
+
 
 def _type_ok(value: Any, hint: Any) -> bool:
     """Whether `value` fits the annotation `hint` (int, float, bool, str, None, list[...],
@@ -101,6 +104,10 @@ class TaskConfig:
     max_train_minutes: float | None = None
 
     task_name: ClassVar[str] = "task"
+    #: Options measured, not kept and removed, with the value that turned them off (or
+    #: `RETIRED_ANY` when no value had an effect): a configuration saved before their removal
+    #: still loads when they are off; one that turns them on is refused in one line.
+    retired_options: ClassVar[dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -111,6 +118,16 @@ class TaskConfig:
             UserInputError: a key that is not an option (the message lists the known ones), or
                 a value of the wrong type or out of range (the message names the key).
         """
+        values = dict(values)
+        for name, off in cls.retired_options.items():
+            if name in values:
+                value = values.pop(name)
+                if off is not RETIRED_ANY and value != off:
+                    raise UserInputError(
+                        f"{cls.task_name} option {name!r} was removed (measured and not kept; "
+                        f"README's {cls.task_name} section has the figures); remove it from "
+                        "the configuration."
+                    )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

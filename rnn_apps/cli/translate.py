@@ -31,7 +31,6 @@ _TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
     "--cell": ("cell", str),
     "--attention": ("attention", str),
     "--batch-size": ("batch_size", int),
-    "--lr-schedule": ("lr_schedule", str),
     "--beam-width": ("beam_width", int),
     "--max-train-minutes": ("max_train_minutes", float),
 }

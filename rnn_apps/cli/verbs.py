@@ -435,7 +435,14 @@ def read_text_inputs(args: argparse.Namespace, what: str = "texts") -> list[str]
         path = Path(args.input)
         if not path.is_file():
             raise UserInputError(f"--input file {str(path)!r} does not exist.")
-        texts += path.read_text(encoding="utf-8", errors="replace").splitlines()
+        try:
+            texts += path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as err:
+            line = path.read_bytes()[: err.start].count(b"\n") + 1
+            raise UserInputError(
+                f"--input file {str(path)!r} is not valid UTF-8 (line {line}); convert it "
+                "first, e.g. `iconv -f latin1 -t utf-8`."
+            ) from None
     if not texts:
         raise UserInputError(f"Nothing to run on: give {what} as arguments or --input FILE.")
     return texts

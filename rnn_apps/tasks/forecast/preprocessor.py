@@ -146,12 +146,17 @@ def check_timestamps(index: pd.DatetimeIndex) -> str | None:
     return freq
 
 
+#: Largest magnitude of a value in a series (larger ones overflow the float32 variance).
+MAX_ABS_VALUE = 1e15
+
+
 def check_values(frame: pd.DataFrame, *, fill: str | None = None) -> pd.DataFrame:
     """Checks for NaN / inf (or fills NaN as `fill` says) and returns float32 values.
 
     Raises:
         UserInputError: non-numeric columns, infinite values (also values beyond the float32
-            range), or NaN without `fill` (the message names rows and columns).
+            range), values beyond ±`MAX_ABS_VALUE`, or NaN without `fill` (the message names
+            rows and columns).
     """
     non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
@@ -162,6 +167,13 @@ def check_values(frame: pd.DataFrame, *, fill: str | None = None) -> pd.DataFram
     if inf.any():
         raise UserInputError(
             f"infinite values (or beyond the float32 range) at {_describe_cells(out, inf)}."
+        )
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(out.to_numpy()) > MAX_ABS_VALUE
+    if huge.any():
+        raise UserInputError(
+            f"values beyond ±{MAX_ABS_VALUE:g} at {_describe_cells(out, huge)} (their variance "
+            "overflows float32); rescale the column (e.g. to thousands) or drop the rows."
         )
     nan = np.isnan(out.to_numpy())
     if nan.any():

@@ -9,10 +9,8 @@ ranges and choices, and reads configurations saved before an option was retired
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from rnn_apps.errors import UserInputError
 from rnn_apps.tasks.base import TaskConfig
 
 #: Options measured on IMDB, not kept and removed (README's sentiment ablation table,
@@ -151,22 +149,7 @@ class SentimentConfig(TaskConfig):
     verbose: int = 1
 
     task_name: ClassVar[str] = "sentiment"
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SentimentConfig:
-        """`TaskConfig.from_dict`, reading a retired option (`RETIRED_OPTIONS`) that is off.
-
-        Raises:
-            UserInputError: as `TaskConfig.from_dict`, or a retired option that is on.
-        """
-        values = dict(values)
-        for name, off in RETIRED_OPTIONS.items():
-            if name in values and values.pop(name) != off:
-                raise UserInputError(
-                    f"sentiment option {name!r} was removed (measured on IMDB, not kept: see "
-                    "README's sentiment ablation table); remove it from the config."
-                )
-        return super().from_dict(values)
+    retired_options: ClassVar[dict[str, Any]] = RETIRED_OPTIONS
 
     def check(self) -> None:
         self.require_positive(

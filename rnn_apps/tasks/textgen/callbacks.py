@@ -1,5 +1,5 @@
 """The Keras callbacks of `TextGenerator.fit`: the learning-rate schedule
-(`rnn_apps.callbacks.WarmupCosineSchedule`, shared with translation), the state reset of
+(`rnn_apps.callbacks.WarmupCosineSchedule`), the state reset of
 truncated BPTT, and the end-of-epoch validation with the state carried through the text.
 """
 

@@ -20,6 +20,10 @@ from rnn_apps.tasks.textgen.sampling import MAX_NEW_TOKENS_CAP, MAX_PROMPT_CHARS
 
 #: Most samples per prompt of one `generate` call (and CLI `--num-samples`).
 MAX_NUM_SAMPLES = 64
+#: Sequences (prompts x samples) one `generate_texts` call samples at most.
+MAX_GENERATE_SEQUENCES = 4096
+#: Sequences sampled per call of the `generate` signature (chunk i uses seed + i).
+GENERATE_CHUNK = 64
 #: Chunks of at most this many characters per `score` call when evaluating a long text
 #: (batch x longest chunk).
 _EVAL_BATCH_CHARS = 4 * MAX_SCORE_CHARS
@@ -45,7 +49,7 @@ def as_text_batch(texts: Any, name: str, cap: int) -> np.ndarray:
     if isinstance(texts, str):
         texts = [texts]
     if isinstance(texts, bytes):
-        texts = [texts.decode("utf-8")]
+        texts = [texts]
     try:
         arr = np.asarray(texts if isinstance(texts, np.ndarray) else list(texts), dtype=object)
     except TypeError:
@@ -60,7 +64,13 @@ def as_text_batch(texts: Any, name: str, cap: int) -> np.ndarray:
     out = []
     for i, t in enumerate(arr):
         if isinstance(t, bytes):
-            t = t.decode("utf-8")
+            try:
+                t = t.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise UserInputError(
+                    f"{name}[{i}] is not valid UTF-8 (byte {t[err.start]:#04x} at {err.start}); "
+                    "decode it with its own encoding and pass a str."
+                ) from None
         if not isinstance(t, str):
             raise UserInputError(f"{name}[{i}] is a {type(t).__name__}, not a string.")
         if len(t) > cap:
@@ -130,7 +140,9 @@ def generate_texts(
         prompt: A prompt or a 1-D list of prompts (each at most `MAX_PROMPT_CHARS`); [] -> [].
         max_new_tokens, temperature, top_k, top_p: See `rnn_apps.tasks.textgen.sampling`.
         seed: Seed of the stateless sampler (None = a random one).
-        num_samples: Samples per prompt (1..`MAX_NUM_SAMPLES`), drawn in one batch.
+        num_samples: Samples per prompt (1..`MAX_NUM_SAMPLES`). Prompts x samples (at most
+            `MAX_GENERATE_SEQUENCES`) are drawn in chunks of `GENERATE_CHUNK` sequences, chunk
+            i with seed `seed + i`.
         stop: Optional stop string: each sample is cut right after the first time it produces
             it (the stop string is kept at the end).
 
@@ -153,15 +165,24 @@ def generate_texts(
     batch = np.repeat(prompts, int(num_samples)).astype(object)
     if batch.size == 0:
         return []
-    out = model.run(
-        "generate",
-        prompt=batch,
-        max_new_tokens=np.int32(n),
-        temperature=np.float32(temperature),
-        top_k=np.int32(top_k),
-        top_p=np.float32(top_p),
-        seed=np.int32(int(seed) % 2**31),
-    )["text"]
+    if batch.size > MAX_GENERATE_SEQUENCES:
+        raise UserInputError(
+            f"{len(prompts)} prompts x {num_samples} samples = {batch.size} sequences; at most "
+            f"{MAX_GENERATE_SEQUENCES} per call: split the prompts."
+        )
+    out = []
+    for i, lo in enumerate(range(0, batch.size, GENERATE_CHUNK)):  # memory follows the chunk
+        out.extend(
+            model.run(
+                "generate",
+                prompt=batch[lo : lo + GENERATE_CHUNK],
+                max_new_tokens=np.int32(n),
+                temperature=np.float32(temperature),
+                top_k=np.int32(top_k),
+                top_p=np.float32(top_p),
+                seed=np.int32((int(seed) + i) % 2**31),
+            )["text"]
+        )
     texts = [t.decode("utf-8") for t in out]
     if stop is not None:
         cut = []

@@ -155,12 +155,6 @@ class Translator(Task):
             model_lib.compile_translation_model(parts_.training_model, cfg)
         self.model_, self.encoder_, self.decoder_ = parts_
         self.time_budget_exhausted_ = False
-        schedule = []
-        if cfg.lr_schedule == "cosine":
-            from rnn_apps.callbacks import WarmupCosineSchedule
-
-            steps_per_epoch = -(-len(sources) // cfg.batch_size)  # ~: buckets add a few
-            schedule = [WarmupCosineSchedule(cfg, steps_per_epoch * cfg.epochs, run.deadline)]
         self.train_model(
             self.model_,
             train_ds,
@@ -168,8 +162,6 @@ class Translator(Task):
             run=run,
             name="seq2seq",
             epochs=cfg.epochs,
-            reduce_lr_on_plateau=cfg.lr_schedule == "plateau",
-            callbacks=schedule,
         )
         from rnn_apps.training import keep_better_average
 
