@@ -1,8 +1,7 @@
 """Keras callbacks shared by the pipelines.
 
 - `WarmupCosineSchedule`: linear warm-up, then cosine decay over the planned steps or the
-  time budget, whichever runs out first (text generation; the translation benchmark's
-  Transformer).
+  time budget, whichever runs out first (text generation).
 - `ValidateOnAverage`: validation, early stopping and the kept weights all use the optimizer's
   moving average of the weights (sentiment).
 
