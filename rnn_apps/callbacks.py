@@ -2,6 +2,7 @@
 
 - `WarmupCosineSchedule`: linear warm-up, then cosine decay over the planned steps or the
   time budget, whichever runs out first (text generation).
+- `TimeBudget`: stops training once a wall-clock deadline has passed (`max_train_minutes`).
 - `ValidateOnAverage`: validation, early stopping and the kept weights all use the optimizer's
   moving average of the weights (sentiment).
 
@@ -15,6 +16,21 @@ import time
 from typing import Any
 
 import keras
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training after the current batch once `deadline` (a `time.monotonic()` value)
+    has passed; `exhausted` tells whether it did."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = float(deadline)
+        self.exhausted = False
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if time.monotonic() >= self.deadline:
+            self.exhausted = True
+            self.model.stop_training = True
 
 
 class WarmupCosineSchedule(keras.callbacks.Callback):

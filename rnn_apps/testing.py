@@ -382,7 +382,9 @@ def run_task_test(
         for model in (run, run / "saved_model"):
             code, out, err = _cli_main([name, verb, "--model", str(model), *extra, "--json"])
             assert code == 0, (verb, err[-3000:])
-            json.loads(out)
+            doc = json.loads(out)
+            if verb == "evaluate":  # it says what it scored
+                assert doc.get("split") and doc.get("data"), doc
     blocker = tmp_path / "a_file"
     blocker.write_text("keep me")
     code, out, err = _cli_main([name, "export", "--model", str(run), "--output-dir", str(blocker)])

@@ -168,7 +168,12 @@ class CLI(TaskCLI):
         from rnn_apps.tasks.sentiment import evaluate_texts
 
         texts, labels, source = _load_labelled(args, "test")
-        return {"data": source, **evaluate_texts(model, texts, labels, output_dir=out)}
+        split = "test" if args.data is None else "every row of the file"
+        return {
+            "data": source,
+            "split": split,
+            **evaluate_texts(model, texts, labels, output_dir=out),
+        }
 
     def predict(self, model: Any, args: argparse.Namespace) -> Any:
         from rnn_apps.tasks.sentiment import predict_texts

@@ -146,6 +146,7 @@ class CLI(TaskCLI):
         text, source = _read_text(args)
         return {
             "data": source,
+            "split": "validation (last 10%)" if args.text is None else "the whole text",
             "level": model.metadata.get("level", "char"),
             "metrics": evaluate_text(model, text),
         }

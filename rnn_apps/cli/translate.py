@@ -143,6 +143,7 @@ class CLI(TaskCLI):
             test = as_pairs(_split(pairs, direction, int(cfg.get("seed", 0))).test)
         report = {
             "data": source,
+            "split": "every pair of the file" if args.data else "test",
             **evaluate_pairs(model, *test, max_sentences=args.max_test or None),
         }
         if out is not None and hasattr(model, "preprocessor_") and cfg.get("attention"):

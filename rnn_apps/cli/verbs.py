@@ -318,6 +318,8 @@ class TaskCLI:
         model = self._open(args)
         report = {"task": self.name, "model": str(args.model_path)}
         report.update(self.evaluate(model, args, out))
+        if "split" not in report:
+            raise RuntimeError(f"{self.name}'s evaluate hook must say which split it scored")
         if out is not None:
             reporting.write_json(out / REPORT_FILE, report)
         self._print_report(args, report, out, trained=False)
@@ -384,6 +386,8 @@ class TaskCLI:
         lines = []
         if trained:
             lines.append(f"Trained {self.name} in {report['train_seconds']:.0f} s.")
+        else:
+            lines.append(f"Scored {report.get('data', '')}: {report['split']}.")
         lines.extend(self.summary(report))
         if out is not None:
             files = sorted(

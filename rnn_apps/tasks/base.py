@@ -96,22 +96,6 @@ class FitRun:
         return max((self.deadline - time.monotonic()) / 60.0, 0.0)
 
 
-def _time_budget_callback(deadline: float):
-    import keras
-
-    class TimeBudget(keras.callbacks.Callback):
-        """Stops training after the current batch once `deadline` (monotonic) has passed."""
-
-        exhausted = False
-
-        def on_train_batch_end(self, batch, logs=None):
-            if time.monotonic() >= deadline:
-                self.exhausted = True
-                self.model.stop_training = True
-
-    return TimeBudget()
-
-
 def _check_finite_history(name: str, history: Mapping[str, list[float]]) -> None:
     """Refuses a training run whose loss became NaN or infinite (nothing is saved then)."""
     losses = history.get("loss", [])
@@ -440,7 +424,9 @@ class Task:
                     cbs.append(keras.callbacks.TensorBoard(str(run.work_dir / "logs" / name)))
             budget = None
             if run.deadline is not None:
-                budget = _time_budget_callback(run.deadline)
+                from rnn_apps.callbacks import TimeBudget
+
+                budget = TimeBudget(run.deadline)
                 cbs.append(budget)
             cbs.append(keras.callbacks.TerminateOnNaN())
             cbs.extend(callbacks)
