@@ -399,6 +399,13 @@ def run_task_test(
         [name, "train", *cli_train, "--config", str(cfg_file), "--output-dir", str(stale)]
     )
     assert code == 2 and "another configuration" in err and "seed" in err, err[-2000:]
+    (stale / BACKUP_DIR / BACKUP_RUN_FILE).write_text(
+        json.dumps({"task": name, "config": config.to_dict(), "data": "0" * 64})
+    )
+    code, out, err = _cli_main(
+        [name, "train", *cli_train, "--config", str(cfg_file), "--output-dir", str(stale)]
+    )
+    assert code == 2 and "other training data" in err, err[-2000:]
 
     # 7. bad input
     if "learning_rate" in config.to_dict():

@@ -108,6 +108,38 @@ def _check_finite_history(name: str, history: Mapping[str, list[float]]) -> None
         )
 
 
+def data_fingerprint(*parts: Any) -> str:
+    """A SHA-256 of training data in any of the tasks' raw forms (texts, frames, arrays)."""
+    import hashlib
+
+    import pandas as pd
+
+    h = hashlib.sha256()
+
+    def feed(x: Any) -> None:
+        if x is None:
+            h.update(b"\0none")
+        elif isinstance(x, str):
+            h.update(x.encode("utf-8", "surrogatepass") + b"\0")
+        elif isinstance(x, bytes):
+            h.update(x + b"\0")
+        elif isinstance(x, (pd.DataFrame, pd.Series)):
+            h.update(repr(list(getattr(x, "columns", [x.name]))).encode())
+            h.update(pd.util.hash_pandas_object(x, index=True).to_numpy().tobytes())
+        elif isinstance(x, np.ndarray) and x.dtype != object:
+            h.update(repr((x.shape, x.dtype.str)).encode() + x.tobytes())
+        elif isinstance(x, (list, tuple, np.ndarray)):
+            h.update(f"[{len(x)}".encode())
+            for item in x:
+                feed(item)
+        else:
+            h.update(repr(x).encode())
+
+    for part in parts:
+        feed(part)
+    return h.hexdigest()
+
+
 # =========================================================================== the task
 
 
@@ -255,7 +287,7 @@ class Task:
         self.history_: dict[str, Any] = {}
         self._signature_fns = {}
         if run.work_dir is not None:
-            self._claim_backup(run.work_dir / BACKUP_DIR)
+            self._claim_backup(run.work_dir / BACKUP_DIR, data_fingerprint(train, validation))
         self._fit(train, validation, run, **fit_params)
         self.train_seconds_ = time.monotonic() - start
         if run.work_dir is not None:
@@ -305,20 +337,31 @@ class Task:
             validation = self.raw_from_examples(validation, **convert)
         return train, validation
 
-    def _claim_backup(self, backup: Path) -> None:
-        """Records this run's configuration beside its `BackupAndRestore` backups, and refuses
-        to resume backups that an interrupted run of another configuration left there (a resumed
-        run would otherwise mix the two and report training that did not happen)."""
+    def _claim_backup(self, backup: Path, data: str) -> None:
+        """Records this run's configuration and a fingerprint of its data beside its
+        `BackupAndRestore` backups, and refuses to resume backups that an interrupted run of
+        another configuration or other data left there (a resumed run would otherwise mix the
+        two, or fail on weights of another shape, and report training that did not happen)."""
         from rnn_apps.reporting import write_json
 
-        record = {"task": self.task_name, "config": self.config.to_dict()}
+        record = {"task": self.task_name, "config": self.config.to_dict(), "data": data}
         path = backup / BACKUP_RUN_FILE
         if path.is_file():
             try:
                 previous = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 previous = None
-            if previous != json.loads(json.dumps(record)):
+            same_run = isinstance(previous, dict) and previous.get("task") == self.task_name
+            same_run = same_run and previous.get("config") == json.loads(
+                json.dumps(record["config"])
+            )
+            if same_run and previous.get("data") != data:
+                raise UserInputError(
+                    f"{str(backup)!r} holds the backup of an interrupted run on other training "
+                    "data; run again with the same data to resume it, or delete that folder "
+                    "(`rnn-apps ... train --fresh`) to start over."
+                )
+            if not same_run:
                 old = (previous or {}).get("config", {}) if isinstance(previous, dict) else {}
                 changed = sorted(
                     k
