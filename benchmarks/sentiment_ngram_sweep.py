@@ -22,8 +22,12 @@ import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "sentiment_ngram_sweep.json"
+if str(Path(__file__).resolve().parent) not in sys.path:  # the harness, when imported
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import provenance, recorded_command, result_path, write_result  # noqa: E402
+
+RESULT = result_path("sentiment_ngram_sweep")
 
 
 def sweep_one(texts, labels, movies, overrides: dict) -> dict:
@@ -66,8 +70,7 @@ def sweep_one(texts, labels, movies, overrides: dict) -> dict:
     best = min(range(len(hist["val_loss"])), key=hist["val_loss"].__getitem__)
     return {
         "config": overrides,
-        "command": "python benchmarks/sentiment_ngram_sweep.py --data-dir ../shared/datasets "
-        f"'{json.dumps(overrides)}'",
+        "command": recorded_command("sentiment_ngram_sweep.py", [json.dumps(overrides)]),
         "seconds": round(time.monotonic() - start, 1),
         "val_accuracy": [round(v, 4) for v in hist["val_accuracy"]],
         "val_loss": [round(v, 4) for v in hist["val_loss"]],
@@ -98,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(entry), flush=True)
         entries = [e for e in entries if e["config"] != entry["config"]] + [entry]
     result["entries"] = entries
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    result["provenance"] = provenance()  # of this run (merged entries may be older)
+    write_result(out, result, ensure_ascii=True)
     return 0
 
 

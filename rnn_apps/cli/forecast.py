@@ -1,6 +1,7 @@
 """`rnn-apps forecast ...`: the forecasting task's hooks of the shared verbs.
 
-    rnn-apps forecast train [--data etth1|series.csv] [--targets OT ...] [--covariates ...]
+    rnn-apps forecast train [--data etth1|series.csv|tfds:NAME] [--targets OT ...]
+        [--covariates ...]
         [--lookback N] [--horizon N] [--architecture segrnn|lstm|gru|seq2seq|dlinear]
         [--epochs N] [--batch-size N] [--fill ffill|interpolate] [--date-format FMT]
         [--dayfirst] --output-dir DIR
@@ -15,6 +16,11 @@ plots `forecast.png` and `error_by_horizon.png`; `evaluate` scores the test spli
 the model may have been trained on some of its rows). A CSV needs
 a date column (`date`, `datetime`, `timestamp`, `time` or `ds`) and numeric columns; `train`
 then holds out its last rows for validation and reports on them.
+
+`--data tfds:NAME` reads a prepared TensorFlow Datasets dataset (`--tfds-data-dir`, never a
+download) as a table of its scalar features (a date feature and numeric ones, as a CSV):
+`train` its `train` split, with its `validation` and `test` splits when it has them,
+`evaluate` its `test` split (else `validation`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rnn_apps.cli.verbs import DeprecatedAlias, TaskCLI, TrainData
+from rnn_apps.cli.verbs import (
+    DeprecatedAlias,
+    TaskCLI,
+    TrainData,
+    add_tfds_args,
+    tfds_examples,
+    tfds_train_data,
+)
+from rnn_apps.data.tfds import is_tfds_name
 from rnn_apps.errors import UserInputError
 
 _TRAIN_FLAGS = {
@@ -48,6 +62,11 @@ def _series(args: argparse.Namespace, lookback: int) -> tuple[Any, str]:
         from rnn_apps.data.etth1 import load_etth1, split_etth1
 
         return split_etth1(load_etth1(args.data_dir), lookback).test, "ETTh1 test"
+    if is_tfds_name(args.data):
+        from rnn_apps.data.tfds import examples_frame
+
+        examples = tfds_examples(args, args.data)
+        return examples_frame(examples), examples.source
     return args.data, Path(args.data).name
 
 
@@ -79,7 +98,13 @@ class CLI(TaskCLI):
                 "--data", required=True, help="CSV of the recent rows (at least lookback)"
             )
         else:
-            parser.add_argument("--data", default="etth1", help=what + " (default: etth1)")
+            parser.add_argument(
+                "--data",
+                default="etth1",
+                help=what + ", or tfds:NAME (a prepared TensorFlow Datasets dataset) "
+                "(default: etth1)",
+            )
+            add_tfds_args(parser)
         parser.add_argument(
             "--date-format",
             default=None,
@@ -128,6 +153,10 @@ class CLI(TaskCLI):
 
             splits = split_etth1(load_etth1(args.data_dir), config.lookback)
             return TrainData(splits.train, splits.val, splits.test, source="ETTh1")
+        if is_tfds_name(args.data):
+            from rnn_apps.data.tfds import examples_frame
+
+            return tfds_train_data(args, args.data, examples_frame)
         return TrainData(args.data, source=Path(args.data).name)
 
     def after_fit(
@@ -161,7 +190,7 @@ class CLI(TaskCLI):
             )
         # ETTh1: its standard test split. A CSV: every window of the file, whatever rows the
         # model was trained on, so it is not called a test score.
-        key = "test" if args.data == "etth1" else "all_windows"
+        key = "test" if args.data == "etth1" or is_tfds_name(args.data) else "all_windows"
         metrics = {k: v for k, v in report.items() if not k.startswith("_")}
         return {"data": source, "split": key, key: metrics}
 

@@ -1,6 +1,6 @@
 """`rnn-apps sentiment ...`: the sentiment task's hooks of the shared verbs.
 
-    rnn-apps sentiment train [--data reviews.csv|folder/] [--text-column text]
+    rnn-apps sentiment train [--data reviews.csv|folder/|tfds:imdb_reviews] [--text-column text]
         [--label-column label] [--group-column movie] [--unlabelled] [--epochs N]
         [--max-tokens N] [--sequence-length N] [--units N] [--batch-size N]
         [--max-train-minutes M] --output-dir DIR
@@ -17,6 +17,11 @@ file turns that off). With `--data`, `--group-column` names a column
 whose groups (e.g. movies) the validation split keeps together. `train` reports the metrics on
 its validation split (and writes their `confusion_matrix.png`); the IMDB test metrics come
 from `rnn-apps sentiment evaluate --model DIR`.
+
+`--data tfds:NAME` reads a prepared TensorFlow Datasets dataset (`--tfds-data-dir`, never a
+download): `train` its `train` split (and `validation` when it has one), `evaluate` its `test`
+split; `--text-column`/`--label-column` name its features (default `text`/`label`, those of
+`imdb_reviews`; `ClassLabel` labels become their class names).
 """
 
 from __future__ import annotations
@@ -25,7 +30,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rnn_apps.cli.verbs import TaskCLI, TrainData, add_text_inputs, read_text_inputs
+from rnn_apps.cli.verbs import (
+    TaskCLI,
+    TrainData,
+    add_text_inputs,
+    add_tfds_args,
+    read_text_inputs,
+    tfds_examples,
+    tfds_train_data,
+)
+from rnn_apps.data.tfds import is_tfds_name
 
 _TRAIN_FLAGS = {
     "epochs": int,
@@ -52,6 +66,15 @@ def _load_with_groups(
     from rnn_apps.tasks.sentiment import load_text_data
 
     group_column = getattr(args, "group_column", None)
+    if is_tfds_name(args.data):
+        from rnn_apps.data.tfds import labelled_texts
+
+        if group_column is not None:
+            raise UserInputError("--group-column needs a CSV file as --data, not a TFDS name.")
+        role = "train" if split == "train" else "evaluate"
+        examples = tfds_examples(args, args.data, role)
+        texts, labels = labelled_texts(examples, args.text_column, args.label_column)
+        return texts, labels, None, examples.source
     if args.data:
         if group_column is None:
             texts, labels = load_text_data(args.data, args.text_column, args.label_column)
@@ -86,11 +109,17 @@ class CLI(TaskCLI):
         parser.add_argument(
             "--data",
             default=None,
-            help="CSV file, or folder with one subfolder of text files per class (default: "
+            help="CSV file, folder with one subfolder of text files per class, or tfds:NAME "
+            "(a prepared TensorFlow Datasets dataset) (default: "
             + ("the IMDB train split)" if verb == "train" else "the IMDB test split)"),
         )
-        parser.add_argument("--text-column", default="text", help="CSV column of the texts")
-        parser.add_argument("--label-column", default="label", help="CSV column of the labels")
+        parser.add_argument(
+            "--text-column", default="text", help="CSV column (TFDS feature) of the texts"
+        )
+        parser.add_argument(
+            "--label-column", default="label", help="CSV column (TFDS feature) of the labels"
+        )
+        add_tfds_args(parser)
         if verb == "train":
             parser.add_argument(
                 "--group-column",
@@ -122,6 +151,16 @@ class CLI(TaskCLI):
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
         from rnn_apps.errors import UserInputError
 
+        if is_tfds_name(args.data) and not args.unlabelled and args.group_column is None:
+            from rnn_apps.data.tfds import labelled_texts
+
+            self._groups, self._unlabelled = None, None
+            return tfds_train_data(
+                args,
+                args.data,
+                lambda ex: labelled_texts(ex, args.text_column, args.label_column),
+                roles=("validation",),
+            )
         texts, labels, groups, source = _load_with_groups(args, "train")
         self._groups, self._unlabelled = groups, None
         if args.unlabelled:

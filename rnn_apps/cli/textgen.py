@@ -1,6 +1,6 @@
 """`rnn-apps textgen ...`: the text-generation task's hooks of the shared verbs.
 
-    rnn-apps textgen train [--text file.txt|folder] [--level char|word] [--cell gru|lstm]
+    rnn-apps textgen train [--text file.txt|folder|tfds:NAME] [--level char|word] [--cell gru|lstm]
         [--units N] [--num-layers N] [--epochs N] [--max-minutes M] [--seq-len N]
         [--batch-size N] [--stateful] --output-dir DIR
     rnn-apps textgen predict --model DIR|SAVED_MODEL --prompt "ROMEO:" [--prompt ...]
@@ -13,6 +13,11 @@ Without `--text`, `train` reads tiny Shakespeare (first 90% train, last 10% vali
 `evaluate` scores its validation part (`--data-dir` or `$RNN_APPS_DATA_DIR`, else a download).
 `predict` and `evaluate` take a training folder or an exported SavedModel alike (the
 committed `saved_models/textgen_shakespeare` included).
+
+`--text tfds:NAME` reads a prepared TensorFlow Datasets dataset (`--tfds-data-dir`, never a
+download), the feature `--text-column` (default `text`) of its examples joined in order:
+`train` learns its `train` split and validates on its `validation` split (else the last 10%),
+`evaluate` scores its `test` split (else `validation`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rnn_apps.cli.verbs import TaskCLI, TrainData
+from rnn_apps.cli.verbs import (
+    TaskCLI,
+    TrainData,
+    add_tfds_args,
+    tfds_examples,
+    tfds_train_data,
+)
+from rnn_apps.data.tfds import is_tfds_name
 
 _TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
     "--level": ("level", str),
@@ -39,6 +51,11 @@ def _read_text(args: argparse.Namespace) -> tuple[str, str]:
     """(text, source) of `--text`, else tiny Shakespeare's validation part."""
     from rnn_apps.data.shakespeare import load_corpus, read_text_source
 
+    if is_tfds_name(args.text):
+        from rnn_apps.data.tfds import joined_text
+
+        examples = tfds_examples(args, args.text)
+        return joined_text(examples, args.text_column), examples.source
     if args.text:
         return read_text_source(args.text), Path(args.text).name
     return load_corpus(None, data_dir=args.data_dir).val, "shakespeare (validation 10%)"
@@ -69,9 +86,16 @@ class CLI(TaskCLI):
         parser.add_argument(
             "--text",
             default=None,
-            help="a UTF-8 .txt file or a folder of them (default: tiny Shakespeare"
+            help="a UTF-8 .txt file, a folder of them, or tfds:NAME (a prepared TensorFlow "
+            "Datasets dataset) (default: tiny Shakespeare"
             + (")" if verb == "train" else ", its validation 10%%)"),
         )
+        parser.add_argument(
+            "--text-column",
+            default=None,
+            help="TFDS feature holding the text (default: text)",
+        )
+        add_tfds_args(parser)
 
     def add_train_args(self, parser: argparse.ArgumentParser) -> None:
         from rnn_apps.tasks.textgen import CELLS, LEVELS
@@ -124,6 +148,18 @@ class CLI(TaskCLI):
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
         from rnn_apps.data.shakespeare import load_corpus
 
+        if is_tfds_name(args.text):
+            from rnn_apps.data.tfds import joined_text
+
+            data = tfds_train_data(
+                args, args.text, lambda ex: joined_text(ex, args.text_column), ("validation",)
+            )
+            if data.validation is None:  # hold out the last 10%, as for a text file
+                from rnn_apps.data.shakespeare import split_text
+
+                data.train, val = split_text(data.train)
+                data.validation = val or None
+            return data
         corpus = load_corpus(args.text, data_dir=args.data_dir)
         source = corpus.source if args.text is None else Path(args.text).name
         return TrainData(train=corpus.train, validation=corpus.val or None, source=source)

@@ -1,6 +1,6 @@
 """`rnn-apps translate ...`: the translation task's hooks of the shared verbs.
 
-    rnn-apps translate train [--data pairs.tsv] [--direction en-fr|fr-en] [--epochs N]
+    rnn-apps translate train [--data pairs.tsv|tfds:NAME] [--direction en-fr|fr-en] [--epochs N]
         [--units N] [--cell gru|lstm] [--attention additive|dot|none] [--batch-size N]
         [--beam-width K] [--max-train-minutes M] [--max-test N] --output-dir DIR
     rnn-apps translate evaluate --model DIR|SAVED_MODEL [--data pairs.tsv] [--max-test N]
@@ -14,6 +14,12 @@ Without `--data`, `train` reads the Tatoeba English-French pairs (`--data-dir` o
 split and `evaluate` without `--data` re-creates that same test split. `--data` takes a
 tab-separated `english<TAB>french[<TAB>attribution]` file or a CSV/TSV with a header (first two
 columns): for `train` it is split the same way, for `evaluate` all of it is the test set.
+
+`--data tfds:NAME` reads a prepared TensorFlow Datasets dataset (`--tfds-data-dir`, never a
+download): `train` its `train` split, validating on `validation` (else a held-out part) and
+scoring `test` when it has them, `evaluate` its `test` split; `--source-column` /
+`--target-column` name the features (default `source`/`target`, else the languages of the
+direction, as in ted_hrlr_translate-style `{language: text}` features).
 """
 
 from __future__ import annotations
@@ -22,7 +28,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rnn_apps.cli.verbs import TaskCLI, TrainData, add_text_inputs, read_text_inputs
+from rnn_apps.cli.verbs import (
+    TaskCLI,
+    TrainData,
+    add_text_inputs,
+    add_tfds_args,
+    read_text_inputs,
+    tfds_examples,
+    tfds_train_data,
+)
+from rnn_apps.data.tfds import is_tfds_name
 
 _TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
     "--direction": ("direction", str),
@@ -76,6 +91,13 @@ class CLI(TaskCLI):
             default=1000,
             help="score at most this many test source sentences (0 = all; default 1000)",
         )
+        parser.add_argument(
+            "--source-column", default=None, help="TFDS feature of the source sentences"
+        )
+        parser.add_argument(
+            "--target-column", default=None, help="TFDS feature of the target sentences"
+        )
+        add_tfds_args(parser)
 
     def add_train_args(self, parser: argparse.ArgumentParser) -> None:
         choices = {
@@ -112,6 +134,13 @@ class CLI(TaskCLI):
         return config
 
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
+        if is_tfds_name(args.data):
+            task = self.task_class()(config)
+            return tfds_train_data(
+                args,
+                args.data,
+                lambda ex: task.raw_from_examples(ex, args.source_column, args.target_column),
+            )
         pairs, source = _pairs(args)
         splits = _split(pairs, config.direction, config.seed)
         return TrainData(splits.train, splits.validation, splits.test, source)
@@ -136,8 +165,19 @@ class CLI(TaskCLI):
 
         cfg = dict(model.metadata.get("config", {}))
         direction = cfg.get("direction", "en-fr")
-        pairs, source = _pairs(args)
-        if args.data:
+        if is_tfds_name(args.data):
+            from rnn_apps.data.tfds import text_pairs
+
+            examples = tfds_examples(args, args.data)
+            frame = text_pairs(
+                examples, args.source_column, args.target_column, direction.split("-")
+            )
+            pairs, source = frame, examples.source
+        else:
+            pairs, source = _pairs(args)
+        if is_tfds_name(args.data):
+            test = as_pairs(pairs)
+        elif args.data:
             test = as_pairs(pairs, direction)
         else:
             test = as_pairs(_split(pairs, direction, int(cfg.get("seed", 0))).test)

@@ -12,11 +12,22 @@ with `keras.saving.load_model(path, safe_mode=True)` after `import rnn_apps`.
 | `window_norm` | `LastValueCentering`, `AddLastValue`, `TakeTargets` (forecasting) |
 | `text` | `NgramHashing`, `TfidfBag`, `CapIds`, `HeadTailCrop`, `LogitBlend` (sentiment) |
 | `text` | the metric `SoftBinaryAccuracy` (soft distillation targets) |
+| `forecast_preprocessor` | `ForecastPreprocessor` (window in real units -> scaled window) |
+| `sentiment_preprocessor` | `SentimentPreprocessor` (texts -> token ids; postprocess) |
+| `translate_preprocessor` | `TranslatePreprocessor` (source sentences -> ids; ids -> text) |
+| `textgen_preprocessor` | `TextGenPreprocessor` = `Vocabulary` (texts <-> token ids) |
+
+The task preprocessors are layers, as keras-hub's preprocessors are: adapted on training data
+only (their `adapt`), they map a task's raw input to the model's input tensors in a `tf.data`
+pipeline (`ds.map(pre)`), in a functional Keras model and in the exported SavedModel alike, and
+an export tracks them as attributes of the task (`Task.track`), without a per-task hook.
 """
 
 from rnn_apps.layers.dlinear import DLinear
+from rnn_apps.layers.forecast_preprocessor import ForecastPreprocessor
 from rnn_apps.layers.pooling import MaskedGlobalMaxPooling1D
 from rnn_apps.layers.segrnn import SegRNN
+from rnn_apps.layers.sentiment_preprocessor import SentimentPreprocessor
 from rnn_apps.layers.text import (
     CapIds,
     HeadTailCrop,
@@ -25,6 +36,8 @@ from rnn_apps.layers.text import (
     SoftBinaryAccuracy,
     TfidfBag,
 )
+from rnn_apps.layers.textgen_preprocessor import TextGenPreprocessor
+from rnn_apps.layers.translate_preprocessor import TranslatePreprocessor
 from rnn_apps.layers.window_norm import AddLastValue, LastValueCentering, TakeTargets
 
 __all__ = [
@@ -40,4 +53,8 @@ __all__ = [
     "NgramHashing",
     "TfidfBag",
     "MaskedGlobalMaxPooling1D",
+    "ForecastPreprocessor",
+    "SentimentPreprocessor",
+    "TextGenPreprocessor",
+    "TranslatePreprocessor",
 ]

@@ -203,8 +203,24 @@ class Task:
         return {}
 
     def track(self) -> list[Any]:
-        """Keras layers/models (and TF trackables) the endpoints use."""
-        return [getattr(self, "preprocessor_", None), self.model_]
+        """Keras layers/models (and TF trackables) the endpoints use.
+
+        Found without a per-task hook: every learned attribute of the task (a name ending in
+        `_`) whose value is a `keras.layers.Layer` (models and the preprocessor layers
+        included), a `tf.Module` or a TF trackable resource (a lookup table), in name order,
+        each once. Of a Keras layer the export tracks only the TF resources it holds (see
+        `rnn_apps.export.export_saved_model`). Override it only if the endpoints use a
+        trackable that is not such an attribute.
+        """
+        import keras
+        import tensorflow as tf
+
+        kinds = (keras.layers.Layer, tf.Module, tf.saved_model.experimental.TrackableResource)
+        found: dict[int, Any] = {}
+        for name, value in sorted(vars(self).items()):
+            if name.endswith("_") and not name.startswith("__") and isinstance(value, kinds):
+                found.setdefault(id(value), value)
+        return list(found.values())
 
     def get_state(self) -> dict[str, Any]:
         """Learned state besides the model (JSON-serialisable)."""

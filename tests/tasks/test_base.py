@@ -97,28 +97,27 @@ def test_config_refuses_unknown_keys_wrong_types_and_bad_values():
     assert cfg.learning_rate == 1 and cfg.replace(units=8).units == 8
 
 
-def test_fit_run_export_save_load_and_open_model_agree(tmp_path):
+def test_fit_template_export_metadata_and_open_model_paths(tmp_path):
+    # That the export (verified in a clean process) and a reloaded pipeline give the in-process
+    # outputs is checked for every registered task by `run_task_test`; here, on an
+    # unregistered task: what the base adds around a task's own code.
     task = ToyTask(epochs=2).fit(_data(), _data(32), work_dir=tmp_path / "work")
     assert set(task.history_["model"]) >= {"loss", "val_loss"}
     assert not (tmp_path / "work" / "backup" / "model").exists()  # removed when training ends
     x = np.random.default_rng(1).normal(size=(5, 3)).astype("float32")
-    in_process = task.run("serving_default", x=x)["y"]
-    assert in_process.shape == (5,)
+    assert task.run("serving_default", x=x)["y"].shape == (5,)
 
     report = task.export(tmp_path / "export")
     assert report.verified and report.metadata["task"] == "toy"
     predictor = open_model(tmp_path / "export", ToyTask)
     assert isinstance(predictor, SavedModelPredictor)
-    np.testing.assert_allclose(predictor.run("serving_default", x=x)["y"], in_process, atol=1e-6)
-    assert predictor.metadata["inputs"] == "x"
+    assert predictor.metadata["inputs"] == "x"  # the task's export_metadata()
 
     task.save(tmp_path / "run" / "pipeline")
     state = json.loads((tmp_path / "run" / "pipeline" / "pipeline.json").read_text())
     assert state["task"] == "toy" and state["config"]["epochs"] == 2
     for path in (tmp_path / "run", tmp_path / "run" / "pipeline"):
-        loaded = open_model(path, ToyTask)
-        assert isinstance(loaded, ToyTask)
-        np.testing.assert_allclose(loaded.run("serving_default", x=x)["y"], in_process, atol=1e-6)
+        assert isinstance(open_model(path, ToyTask), ToyTask)
 
 
 def test_open_model_explains_what_it_needs(tmp_path):

@@ -1,5 +1,7 @@
 """Sentiment pipeline: tiny synthetic corpora, tiny models, the CLI with relative paths, bad
-input, the committed IMDB export.
+input, the committed IMDB export. What every task shares (signatures, empty batches, export
+verified in a clean process, save/load, the training layout, --json, --help) is held by
+`run_task_test` (test_task_contract.py); this file keeps what is particular to sentiment.
 
 One binary model is trained once per module through `rnn-apps sentiment train` (from a
 changed working directory, relative paths); most tests use it through `--model` or `load`.
@@ -34,31 +36,15 @@ POS = ["great", "wonderful", "superb", "loved", "brilliant"]
 NEG = ["awful", "boring", "terrible", "hated", "dull"]
 FILLER = ["the", "film", "movie", "plot", "actor", "scene", "was", "a", "and", "it"]
 
-BAD_INPUTS = [
-    "",
-    "   \t\n ",
-    "great " * 200_000,  # ~1.2 MB: cut at MAX_TEXT_BYTES
-    b"\xff\xfe\xc3\x28 invalid utf-8 \x80",
-    "\U0001f600\U0001f44d\U0001f3ac",
-    "<br /><br />",
-]
-TINY = {
-    "max_tokens": 64,
-    "rnn_max_tokens": 40,
-    "max_length": 24,
-    "sequence_length": 12,
-    "embedding_dim": 8,
-    "units": 4,
-    "head_dropout": 0.0,
-    "ngram_buckets": 128,
-    "ngram_epochs": 6,
-    "batch_size": 32,
-    "learning_rate": 0.01,
-    "patience": 3,
-    "refit": False,  # one test below covers the refit (it doubles the training time)
-    "lm_pretrain_epochs": 0,  # one test below covers the pretraining
-    "verbose": 0,
-}
+BAD_INPUTS = [  # the third (~1.2 MB) is cut at MAX_TEXT_BYTES; invalid UTF-8: run_task_test
+    "", "   \t\n ", "great " * 200_000, "\U0001f600\U0001f44d\U0001f3ac", "<br /><br />",
+]  # fmt: skip
+# refit and lm_pretrain_epochs off: one test below covers each (they double the time).
+TINY = dict(
+    max_tokens=64, rnn_max_tokens=40, max_length=24, sequence_length=12, embedding_dim=8,
+    units=4, head_dropout=0.0, ngram_buckets=128, ngram_epochs=6, batch_size=32,
+    learning_rate=0.01, patience=3, refit=False, lm_pretrain_epochs=0, verbose=0,
+)  # fmt: skip
 
 
 def corpus(n: int, seed: int = 0, classes: tuple[list[str], ...] = (NEG, POS)):
@@ -117,17 +103,14 @@ def trained(workdir):
 
 
 def test_standardize_strips_markup_and_survives_bad_bytes():
-    out = standardize_text(
-        tf.constant(
-            [
-                b"Great FILM!<br /><br />Loved it.",
-                b"\xff\xfe ok",
-                "\u00c9T\u00c9 \U0001f600".encode(),
-                b"<SCRIPT type='x'>alert(1)\n</script> Great <b>film</b>! <style>p {}</style>"
-                b"Tom &amp; Jerry &lt;3 &quot;ok&quot; <!-- note --> <a href='x'>link</a>",
-            ]
-        )
-    ).numpy()
+    raw = [
+        b"Great FILM!<br /><br />Loved it.",
+        b"\xff\xfe ok",
+        "\u00c9T\u00c9 \U0001f600".encode(),
+        b"<SCRIPT type='x'>alert(1)\n</script> Great <b>film</b>! <style>p {}</style>"
+        b"Tom &amp; Jerry &lt;3 &quot;ok&quot; <!-- note --> <a href='x'>link</a>",
+    ]
+    out = standardize_text(tf.constant(raw)).numpy()
     assert out[0].split() == [b"great", b"film", b"!", b"loved", b"it", b"."]
     assert out[1].split() == [b"ok"]  # invalid bytes -> U+FFFD -> separator
     assert out[2].decode("utf-8").split() == ["\u00e9t\u00e9"]  # Unicode lower-casing, emoji out
@@ -180,6 +163,9 @@ def test_bad_user_data_messages(tmp_path):
         load_text_data(tmp_path / "empty_dir")
     with pytest.raises(UserInputError, match="at least two classes"):
         class_names_of(["pos", "pos"])
+    assert class_names_of(["pos", "neg"]) == ["neg", "pos"]  # the positive label goes last
+    assert class_names_of(["good", "bad"], positive_label="good") == ["bad", "good"]
+    assert class_names_of(["good", "zzz"], positive_label="good") == ["zzz", "good"]
     with pytest.raises(UserInputError, match="at least two classes"):
         SentimentClassifier(SentimentConfig(**TINY)).fit(["a", "b", "c", "d"], ["x"] * 4)
     with pytest.raises(UserInputError, match="empty"):
@@ -202,16 +188,13 @@ def test_nan_labels_are_refused(tmp_path, capsys):
 
 
 def test_config_type_and_range_errors_name_the_key(tmp_path, capsys):
-    with pytest.raises(UserInputError, match="'learning_rate' must be float"):
-        SentimentConfig.from_dict({"learning_rate": "fast"})
+    # Unknown keys and wrong types in general: test_base.py; an infinite rate: run_task_test.
     with pytest.raises(UserInputError, match="'ngram_weighting' must be one of"):
         SentimentClassifier(ngram_weighting="bm25")
     with pytest.raises(UserInputError, match="'ema_momentum' must be in"):
         SentimentClassifier(ema_momentum=1.0)
     with pytest.raises(UserInputError, match="'distill_rounds' was removed"):
         SentimentClassifier(distill_rounds=2)
-    with pytest.raises(UserInputError, match="Unknown sentiment option"):
-        SentimentConfig.from_dict({"hidden": 3})
     with pytest.raises(UserInputError, match="SentimentConfig"):
         SentimentClassifier({"epochs": 1})
     (tmp_path / "bad.yaml").write_text("learning_rate: fast\n")
@@ -253,22 +236,14 @@ def test_a_pipeline_saved_with_the_retired_options_off_still_loads(trained, work
         SentimentClassifier.load(old)
 
 
-def test_positive_label_goes_last():
-    assert class_names_of(["pos", "neg"]) == ["neg", "pos"]
-    assert class_names_of(["good", "bad"], positive_label="good") == ["bad", "good"]
-    assert class_names_of(["good", "zzz"], positive_label="good") == ["zzz", "good"]
-
-
 # ---------------------------------------------------------------- the command line
 
 
-def test_train_writes_the_standard_layout(workdir):
+def test_train_report_and_plots(workdir):
+    # The layout (pipeline/, saved_model/, report.json, no backup): run_task_test.
     run = workdir / "runs" / "s"
-    for name in ("pipeline/pipeline.json", "saved_model/saved_model.pb", "report.json"):
-        assert (run / name).is_file(), name
     for png in ("learning_curves.png", "confusion_matrix.png"):
         assert (run / png).stat().st_size > 1000, png
-    assert not (run / "backup").exists()
     report = json.loads((run / "report.json").read_text())
     val = report["validation"]
     assert val["accuracy"] > 0.8 and val["class_names"] == ["negative", "positive"]
@@ -279,16 +254,11 @@ def test_train_writes_the_standard_layout(workdir):
 def test_predict_evaluate_export_with_relative_paths(workdir, monkeypatch, capsys):
     monkeypatch.chdir(workdir)
     capsys.readouterr()
-    rows = {}
+    # The same outputs from the run and its export: run_task_test.
     for model in ("runs/s", "runs/s/saved_model"):
         assert run_cli("sentiment", "predict", "--model", model, "superb loved", "") == 0
-        rows[model] = [json.loads(s) for s in capsys.readouterr().out.strip().splitlines()]
-    assert [r["label"] for r in rows["runs/s"]][0] == "positive"
-    np.testing.assert_allclose(
-        [r["probability"] for r in rows["runs/s"]],
-        [r["probability"] for r in rows["runs/s/saved_model"]],
-        atol=1e-5,
-    )
+        rows = [json.loads(s) for s in capsys.readouterr().out.strip().splitlines()]
+        assert len(rows) == 2 and rows[0]["label"] == "positive", rows
     data = ["--data", "reviews.csv", "--text-column", "review", "--label-column", "sentiment"]
     for model, out in (("runs/s", "ev1"), ("runs/s/saved_model", "ev2")):
         assert run_cli("sentiment", "evaluate", "--model", model, *data, "--output-dir", out) == 0
@@ -296,9 +266,7 @@ def test_predict_evaluate_export_with_relative_paths(workdir, monkeypatch, capsy
         report = json.loads((workdir / out / "report.json").read_text())
         assert report["accuracy"] > 0.8 and (workdir / out / "confusion_matrix.png").is_file()
     assert run_cli("sentiment", "export", "--model", "runs/s", "--output-dir", "rel/x") == 0
-    exported = SavedModelPredictor(workdir / "rel" / "x")
-    again = predict_texts(exported, ["superb loved", ""]).probabilities
-    np.testing.assert_allclose(again, [r["probability"] for r in rows["runs/s"]], atol=1e-5)
+    assert (workdir / "rel" / "x" / "saved_model.pb").is_file()
 
 
 def test_committed_imdb_model_predicts_from_the_repo_root(monkeypatch, capsys):
@@ -321,10 +289,13 @@ def test_a_model_of_another_task_is_refused_in_one_line(monkeypatch, capsys):
 # ---------------------------------------------------------------- the trained classifier
 
 
-def test_evaluate_branches_and_ngram_weights(trained, tmp_path):
+def test_evaluate_branches_and_ngram_weights(trained, workdir, tmp_path):
+    from rnn_apps.tasks.sentiment import evaluate_texts
+
     texts, labels = corpus(120, seed=1)
     names = ["negative", "positive"]
-    report = trained.evaluate(texts, [names[k] for k in labels], output_dir=tmp_path)
+    labels = [names[k] for k in labels]
+    report = trained.evaluate(texts, labels, output_dir=tmp_path)
     assert report["accuracy"] > 0.8, report
     for key in ("precision", "recall", "f1", "roc_auc"):
         assert 0.0 <= report[key] <= 1.0
@@ -334,15 +305,17 @@ def test_evaluate_branches_and_ngram_weights(trained, tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["class_names"] == names
     assert set(trained.history_) == {"ngram", "rnn"} and "val_loss" in trained.history_["rnn"]
     assert min(trained.validation_metrics_["branch_weights"]) >= 0.0
-    branch = trained.branch_probabilities(texts[:10])
-    assert set(branch) == {"ngram_branch", "rnn_branch", "blend"}
-    blend = trained.predict(texts[:10]).probabilities
-    np.testing.assert_allclose(branch["blend"], blend, atol=1e-5)
     table = np.asarray(trained.model_.get_layer("ngram_branch").get_layer("ngram_logits").idf)
     vocab = trained.preprocessor_.get_vocabulary()
     assert table[vocab.index("great")] > 0 > table[vocab.index("awful")]  # NB ratios
     with pytest.raises(UserInputError, match=r"not classes of the model"):
         trained.evaluate(["x"], ["maybe"])
+    # Accuracy by branch, in process and from the export alike.
+    exported = SavedModelPredictor(workdir / "runs" / "s" / "saved_model")
+    a, b = evaluate_texts(trained, texts, labels), evaluate_texts(exported, texts, labels)
+    assert set(a["branch_accuracy"]) == {"ngram_branch", "rnn_branch", "blend"}
+    assert a["branch_accuracy"] == b["branch_accuracy"]
+    assert a["branch_accuracy"]["blend"] == a["accuracy"]
 
 
 def test_predict_strings_bad_inputs_and_empty_batches(trained, workdir):
@@ -355,12 +328,9 @@ def test_predict_strings_bad_inputs_and_empty_batches(trained, workdir):
     # Order is kept although predict batches texts by length.
     one_by_one = [trained.predict([t]).probabilities[0] for t in BAD_INPUTS[:2]]
     np.testing.assert_allclose(bad.probabilities[:2], one_by_one, atol=1e-6)
-    empty = np.array([], dtype=object)
     exported = SavedModelPredictor(workdir / "runs" / "s" / "saved_model")
-    for model in (trained, exported):
+    for model in (trained, exported):  # `run` on an empty batch: run_task_test
         assert predict_texts(model, []).probabilities.shape == (0,)
-        out = model.run("serving_default", text=empty)
-        assert out["probability"].shape == (0,) and out["label"].shape == (0,)
     served = predict_texts(exported, BAD_INPUTS)
     np.testing.assert_allclose(served.probabilities, bad.probabilities, atol=1e-5)
     assert served.labels == bad.labels
@@ -385,11 +355,9 @@ def test_multiclass_with_validation_data_under_a_mirrored_strategy():
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     cfg = SentimentConfig(**{**TINY, "epochs": 1, "ngram_epochs": 2, "refit": True})
     labels = [names[k] for k in labels]
-    clf = SentimentClassifier(
-        cfg
-    ).fit(  # the `Task.fit(train)` form, with validation data
-        (texts[:120], labels[:120]), validation_data=(texts[120:], labels[120:]), strategy=strategy
-    )
+    train, val = (texts[:120], labels[:120]), (texts[120:], labels[120:])
+    # The `Task.fit(train)` form, with validation data.
+    clf = SentimentClassifier(cfg).fit(train, validation_data=val, strategy=strategy)
     assert clf.class_names_ == names and clf.validation_report_["num_examples"] == 30
     assert clf.refit_ == {} and "rnn_refit" not in clf.history_  # the user's validation texts
     rnn = clf.model_.get_layer("rnn_branch")
@@ -402,9 +370,6 @@ def test_multiclass_with_validation_data_under_a_mirrored_strategy():
     assert idf[2:].min() >= 1.0  # IDF with more than two classes: log(...) + 1 >= 1
     with pytest.raises(UserInputError, match="strategy must be one of"):
         SentimentClassifier(cfg).fit(texts, labels, strategy=object())
-
-
-# ---------------------------------------------------------------- issue 12: groups, unlabelled
 
 
 def test_groups_and_unlabelled_texts_distil_into_the_rnn():
@@ -513,23 +478,7 @@ def test_teacher_targets_keep_input_order(trained):
     np.testing.assert_allclose(targets, alone, atol=1e-6)
 
 
-NO_EVIDENCE_SCRIPT = """
-import json, sys
-import numpy as np
-import tensorflow as tf
-assert "rnn_apps" not in sys.modules
-m = tf.saved_model.load(sys.argv[1])
-texts = tf.constant(json.loads(sys.argv[2]))
-out = {k: v.numpy().tolist() for k, v in m.signatures["branches"](text=texts).items()}
-out["serving_default"] = m.signatures["serving_default"](text=texts)["probability"].numpy().tolist()
-print(json.dumps(out))
-"""
-
-
-def test_no_evidence_gets_the_prior_and_branches_survive_a_clean_reload(trained, workdir):
-    import subprocess
-    import sys
-
+def test_no_evidence_gets_the_prior_in_every_branch(trained):
     from rnn_apps.tasks.sentiment.probes import NO_EVIDENCE_TEXTS
 
     prior = trained.preprocessor_.class_prior[-1]
@@ -542,18 +491,8 @@ def test_no_evidence_gets_the_prior_and_branches_survive_a_clean_reload(trained,
         np.testing.assert_allclose(p[:n], prior, atol=1e-5, err_msg=name)
         assert p[n] > 0.5 > p[n + 1], name  # real text still gets an opinion
     np.testing.assert_allclose(trained.predict(texts).probabilities, local["blend"], atol=1e-5)
-    saved = workdir / "runs" / "s" / "saved_model"
-    proc = subprocess.run(
-        [sys.executable, "-c", NO_EVIDENCE_SCRIPT, str(saved), json.dumps(texts)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    served = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(served) == {"ngram_branch", "rnn_branch", "blend", "serving_default"}
-    for name in ("ngram_branch", "rnn_branch", "blend"):
-        np.testing.assert_allclose(served[name], local[name], atol=1e-5, err_msg=name)
-    np.testing.assert_allclose(served["serving_default"], local["blend"], atol=1e-5)
+    # The export gives these outputs too: run_task_test runs both signatures ("branches",
+    # "serving_default") in a clean process on sample_inputs(), blank texts among them.
 
 
 def test_small_batches_serve_through_xla_with_the_plain_graphs_results(trained, workdir):
@@ -570,23 +509,9 @@ def test_small_batches_serve_through_xla_with_the_plain_graphs_results(trained, 
         for name in fast:
             np.testing.assert_allclose(fast[name], slow[name], atol=1e-5, err_msg=name)
         np.testing.assert_allclose(trained.predict(batch).probabilities, slow["blend"], atol=1e-5)
-    # The export keeps the XLA-compiled function (it serves without rnn_apps: clean-reload test).
+    # The export keeps the XLA-compiled function (it serves without rnn_apps: run_task_test).
     graph = (workdir / "runs" / "s" / "saved_model" / "saved_model.pb").read_bytes()
     assert b"_XlaMustCompile" in graph
-
-
-def test_evaluate_reports_every_branch_in_process_and_from_the_export(trained, workdir):
-    texts, labels = corpus(60, seed=9)
-    names = ["negative", "positive"]
-    labels = [names[k] for k in labels]
-    from rnn_apps.tasks.sentiment import evaluate_texts
-
-    exported = SavedModelPredictor(workdir / "runs" / "s" / "saved_model")
-    a = evaluate_texts(trained, texts, labels)
-    b = evaluate_texts(exported, texts, labels)
-    assert set(a["branch_accuracy"]) == {"ngram_branch", "rnn_branch", "blend"}
-    assert a["branch_accuracy"] == b["branch_accuracy"]
-    assert a["branch_accuracy"]["blend"] == a["accuracy"]
 
 
 def test_the_shipped_imdb_model_passes_the_negation_probes():
@@ -608,30 +533,26 @@ def _fake_imdb(folder: Path, n: int = 160) -> Path:
     unsup, _ = corpus(n, seed=12)
     files: dict[str, str] = {}
     urls: dict[str, list[str]] = {}
+    url = "http://www.imdb.com/title/tt{:07d}/usercomments".format
     for i, (text, k) in enumerate(zip(texts, labels)):
         split = "train" if i < n else "test"
         label = ("neg", "pos")[k]
         rid = len(urls.setdefault(f"{split}/urls_{label}", []))
         files[f"aclImdb/{split}/{label}/{rid}_{7 if k else 2}.txt"] = text
         movie = i % 20 if split == "train" else 100 + i % 5
-        urls[f"{split}/urls_{label}"].append(
-            f"http://www.imdb.com/title/tt{movie:07d}/usercomments"
-        )
+        urls[f"{split}/urls_{label}"].append(url(movie))
     for i, text in enumerate(unsup):
         files[f"aclImdb/train/unsup/{i}_0.txt"] = text
-        urls.setdefault("train/urls_unsup", []).append(
-            f"http://www.imdb.com/title/tt{200 + i % 9:07d}/x"
-        )
+        urls.setdefault("train/urls_unsup", []).append(url(200 + i % 9))
     for key, lines in urls.items():
         files[f"aclImdb/{key}.txt"] = "\n".join(lines) + "\n"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "aclImdb_v1.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
         for name, text in files.items():
-            data = text.encode()
             info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
     return path
 
 

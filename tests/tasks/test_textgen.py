@@ -1,4 +1,8 @@
-"""Tests of the text generation pipeline on a tiny corpus (hidden size 8, one epoch)."""
+"""Tests of the text generation pipeline on a tiny corpus (hidden size 8, one epoch).
+
+What every task shares (every signature on an empty batch, the export verified in a clean
+process, save/load, the training layout, --json, --help) is held by `run_task_test`
+(test_task_contract.py); this file keeps what is particular to text generation."""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ import tensorflow as tf
 
 from rnn_apps.cli import main
 from rnn_apps.errors import UserInputError
-from rnn_apps.export import verify_saved_model
 from rnn_apps.tasks import textgen
 from rnn_apps.tasks.base import SavedModelPredictor
 from rnn_apps.tasks.textgen import (
@@ -211,22 +214,10 @@ def test_generate_edge_cases(lm):
     assert stopped.endswith("\n") or len(stopped) == 303
 
 
-def test_empty_batches_from_every_signature(lm):
+def test_empty_batches_through_generate_and_score(lm):
+    # `run` of every signature on an empty batch: run_task_test.
     assert lm.generate([], max_new_tokens=5) == []
     assert lm.score([]).shape == (0,)
-    none = np.asarray([], dtype=object)
-    out = lm.run(
-        "generate",
-        prompt=none,
-        max_new_tokens=np.int32(5),
-        temperature=np.float32(1.0),
-        top_k=np.int32(0),
-        top_p=np.float32(1.0),
-        seed=np.int32(1),
-    )
-    assert out["text"].shape == (0,)
-    out = lm.run("score", text=none)
-    assert out["nll_per_token"].shape == (0,) and out["num_tokens"].shape == (0,)
 
 
 @pytest.mark.parametrize(
@@ -299,26 +290,12 @@ def test_fit_under_a_mirrored_strategy_and_refuses_multi_worker():
         TextGenerator(TextGenConfig(**TINY)).fit(CORPUS, strategy="multi_worker")
 
 
-# --------------------------------------------------------------------------- persistence
-
-
-def test_save_load_roundtrip(lm, tmp_path):
-    lm.save(tmp_path / "m")
-    again = TextGenerator.load(tmp_path / "m")
-    np.testing.assert_allclose(again.score(CORPUS[:200]), lm.score(CORPUS[:200]), rtol=1e-6)
-    assert again.generate("All", max_new_tokens=20, seed=3) == lm.generate(
-        "All", max_new_tokens=20, seed=3
-    )
-
-
 # --------------------------------------------------------------------------- CLI and export
 
 
 def test_cli_predict_evaluate_with_folder_and_saved_model(cli_run, monkeypatch, capsys):
     monkeypatch.chdir(cli_run)
-    run = Path("runs/tg")
-    assert (run / "pipeline" / "pipeline.json").is_file()
-    assert (run / "saved_model" / "saved_model.pb").is_file()
+    run = Path("runs/tg")  # the layout (pipeline/, saved_model/, report.json): run_task_test
     assert (run / "learning_curves.png").is_file()
     report = json.loads((run / "report.json").read_text())
     assert report["export"]["verified"] and report["validation"]["nats_per_token"] > 0
@@ -346,35 +323,23 @@ def test_cli_predict_evaluate_with_folder_and_saved_model(cli_run, monkeypatch, 
     assert "num_samples=65" in err and len(err.strip().splitlines()) == 1
 
 
-def test_cli_export_to_a_relative_folder_and_roundtrip(cli_run, monkeypatch, capsys):
+def test_cli_export_to_a_relative_folder_samples_like_the_pipeline(cli_run, monkeypatch, capsys):
     monkeypatch.chdir(cli_run)
     assert main(["textgen", "export", "--model", "runs/tg", "--output-dir", "rel/x"]) == 0
     assert "rel/x" in capsys.readouterr().out
-    path = cli_run / "rel" / "x"
-    meta = SavedModelPredictor(path).metadata
+    exported = SavedModelPredictor(cli_run / "rel" / "x")
+    meta = exported.metadata
     assert meta["max_score_chars"] == MAX_SCORE_CHARS
     assert meta["max_prompt_chars"] == MAX_PROMPT_CHARS
+    # Both signatures in a clean process (no rnn_apps) on sample_inputs(): run_task_test.
+    # Here: top-k sampling and a prompt with an unseen character, loaded in this process.
     loaded = TextGenerator.load(cli_run / "runs" / "tg")
-    texts = np.asarray([CORPUS[:120], "x", ""], dtype=object)
     prompts = ["All:", "zz\u20ac"]
-    want = loaded.generate(prompts, max_new_tokens=25, temperature=0.7, top_k=5, top_p=0.9, seed=11)
-    inputs = {
-        "prompt": np.asarray(prompts, dtype=object),
-        "max_new_tokens": np.int32(25),
-        "temperature": np.float32(0.7),
-        "top_k": np.int32(5),
-        "top_p": np.float32(0.9),
-        "seed": np.int32(11),
-    }
-    # One clean process (no rnn_apps) runs both signatures.
-    verify_saved_model(
-        path,
-        {"score": {"text": texts}, "generate": inputs},
-        expected={
-            "score": {"nll_per_token": loaded.score(list(texts))},
-            "generate": {"text": np.asarray([w.encode() for w in want])},
-        },
-    )
+    kw = dict(max_new_tokens=25, temperature=0.7, top_k=5, top_p=0.9, seed=11)
+    assert textgen.generate_texts(exported, prompts, **kw) == loaded.generate(prompts, **kw)
+    texts = [CORPUS[:120], "x", ""]
+    nll, _ = textgen.score_texts(exported, texts)
+    np.testing.assert_allclose(nll, loaded.score(texts), rtol=1e-5)
 
 
 def test_savedmodel_bad_inputs_and_caps(cli_run):

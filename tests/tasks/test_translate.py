@@ -1,5 +1,7 @@
 """Translation pipeline: a tiny synthetic parallel corpus, tiny models, the CLI with relative
-paths, greedy vs beam search, the export contract in a clean process, bad input.
+paths, greedy vs beam search, the signature of the export, bad input. What every task shares
+(every signature on an empty batch, the export verified in a clean process, save/load, the
+training layout, --json, --help) is held by `run_task_test` (test_task_contract.py).
 
 One model is trained once per module through `rnn-apps translate train` (from a changed
 working directory, relative paths); most tests use it through `--model` or `load`.
@@ -8,8 +10,6 @@ working directory, relative paths); most tests use it through `--model` or `load
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -182,13 +182,10 @@ def test_corpus_scores_use_every_reference():
 # ---------------------------------------------------------------- the trained model
 
 
-def test_train_layout_report_and_translations(workdir, trained):
-    run = workdir / "runs" / "t"
-    for name in ("pipeline/pipeline.json", "saved_model/saved_model.pb", "report.json"):
-        assert (run / name).is_file(), name
+def test_train_report_plots_and_translations(workdir, trained):
+    run = workdir / "runs" / "t"  # the layout (pipeline/, saved_model/, ...): run_task_test
     for png in ("learning_curves.png", "attention.png"):
         assert (run / png).stat().st_size > 1000, png
-    assert not (run / "backup").exists()
     report = json.loads((run / "report.json").read_text())
     assert report["export"]["verified"]
     assert set(report["test"]["bleu"]) == {"greedy", "beam"}
@@ -230,67 +227,41 @@ def test_bad_inputs_give_valid_output(trained):
     res = translate_texts(trained, texts + [b"\xff\xfe\xc3\x28"], beam_width=3)
     assert list(res["translation"][:2]) == ["", ""]
     assert res["score"][0] == 0.0 and np.all(np.isfinite(res["score"]))
-    empty = trained.run("translate", text=np.array([], dtype=object), beam_width=3, max_length=5)
-    assert empty["translation"].shape == (0,) and empty["score"].shape == (0,)
+    # An empty batch through every signature: run_task_test.
     short = trained.run("translate", text=np.array([b"I am tired."]), beam_width=2, max_length=1)
     assert short["translation"].shape == (1,)
 
 
 # ---------------------------------------------------------------- export and CLI
 
-CLEAN_CHECK = r"""
-import json, sys
-import numpy as np, tensorflow as tf
-m = tf.saved_model.load(sys.argv[1])
-out = {"signatures": sorted(m.signatures)}
-fn = m.signatures["translate"]
-spec = fn.structured_input_signature[1]
-out["inputs"] = {k: [v.dtype.name, v.shape.as_list()] for k, v in spec.items()}
-out["outputs"] = {k: [v.dtype.name, v.shape.as_list()] for k, v in fn.structured_outputs.items()}
-texts = tf.constant(["I am tired.", "", "  ", "Where is Tom?"])
-res = {}
-for k in (1, 3):
-    r = fn(text=texts, beam_width=tf.constant(k), max_length=tf.constant(12))
-    res[k] = [t.decode() for t in r["translation"].numpy()]
-    out[f"score_{k}"] = r["score"].numpy().tolist()
-out["res"] = res
-e = fn(text=tf.constant([], tf.string), beam_width=tf.constant(3), max_length=tf.constant(12))
-out["empty"] = [e["translation"].shape.as_list(), e["score"].shape.as_list()]
-d = m.signatures["serving_default"](text=texts)
-out["default"] = [t.decode() for t in d["translation"].numpy()]
-out["rnn_apps"] = "rnn_apps" in sys.modules
-print(json.dumps(out))
-"""
 
-
-def test_export_contract_in_a_clean_process(workdir, trained):
-    path = workdir / "runs" / "t" / "saved_model"
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", CLEAN_CHECK, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-        cwd=workdir,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert not got["rnn_apps"]
-    assert {"serving_default", "translate"} <= set(got["signatures"])
-    assert got["inputs"] == {
+def test_export_signature_greedy_and_beam_match_in_process(workdir, trained):
+    # Loading without rnn_apps and the sample inputs of every signature: run_task_test. Here:
+    # the translate signature's specs, greedy and beam decoding and blank rows, as exported.
+    m = tf.saved_model.load(str(workdir / "runs" / "t" / "saved_model"))
+    assert {"serving_default", "translate"} <= set(m.signatures)
+    fn = m.signatures["translate"]
+    spec = fn.structured_input_signature[1]
+    assert {k: [v.dtype.name, v.shape.as_list()] for k, v in spec.items()} == {
         "text": ["string", [None]],
         "beam_width": ["int32", []],
         "max_length": ["int32", []],
     }
-    assert got["outputs"] == {"translation": ["string", [None]], "score": ["float32", [None]]}
-    assert got["empty"] == [[0], [0]]
-    assert got["res"]["1"][1:3] == ["", ""]
+    outputs = {k: [v.dtype.name, v.shape.as_list()] for k, v in fn.structured_outputs.items()}
+    assert outputs == {"translation": ["string", [None]], "score": ["float32", [None]]}
     texts = ["I am tired.", "", "  ", "Where is Tom?"]
     for k in (1, 3):  # same translations and scores as in process
+        got = fn(text=tf.constant(texts), beam_width=tf.constant(k), max_length=tf.constant(12))
         here = translate_texts(trained, texts, beam_width=k, max_length=12)
-        assert got["res"][str(k)] == list(here["translation"])
-        np.testing.assert_allclose(got[f"score_{k}"], here["score"], atol=1e-4)
-    assert got["default"] == list(translate_texts(trained, texts)["translation"])
+        translations = [t.decode() for t in got["translation"].numpy()]
+        assert translations == list(here["translation"]) and translations[1:3] == ["", ""]
+        np.testing.assert_allclose(got["score"].numpy(), here["score"], atol=1e-4)
+    empty = fn(
+        text=tf.constant([], tf.string), beam_width=tf.constant(3), max_length=tf.constant(9)
+    )
+    assert empty["translation"].shape == (0,) and empty["score"].shape == (0,)
+    default = m.signatures["serving_default"](text=tf.constant(texts))["translation"].numpy()
+    assert [t.decode() for t in default] == list(translate_texts(trained, texts)["translation"])
 
 
 def test_predict_evaluate_export_with_relative_paths(workdir, monkeypatch, capsys):

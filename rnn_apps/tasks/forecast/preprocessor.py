@@ -4,9 +4,11 @@
   (dates as people write them: `date_format` / `dayfirst`), `check_values` refuses NaN / inf
   (or fills NaN) and `make_windows` cuts every stride-1 window out of it: the one windowing
   function, used by fit, evaluate and the plots.
-- `ForecastPreprocessor` owns the column order (targets first, then covariates) and the
-  scaling: a `keras.layers.Normalization` adapted on the training rows only, and its inverse
-  (`Normalization(invert=True)`) for the targets. It runs inside `tf.data` (training) and inside
+- `ForecastPreprocessor` (a `keras.layers.Layer`, defined in
+  `rnn_apps.layers.forecast_preprocessor` and re-exported here) owns the column order (targets
+  first, then covariates) and the scaling: a `keras.layers.Normalization` adapted on the
+  training rows only, and its inverse (`Normalization(invert=True)`) for the targets. Called on
+  a real-unit window it returns the scaled one; it runs inside `tf.data` (training) and inside
   the export's graph (serving), so scaling exists once.
 
 Shape legend: N rows, B batch, L lookback, H horizon, F features (targets first, then
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from rnn_apps.errors import UserInputError
+from rnn_apps.layers.forecast_preprocessor import ForecastPreprocessor  # noqa: F401
 
 DATE_COLUMNS = ("date", "datetime", "timestamp", "time", "ds")
 DATE_HINT = (
@@ -232,115 +235,8 @@ def make_windows(
 
 
 # --------------------------------------------------------------------------- preprocessor
-
-
-class ForecastPreprocessor:
-    """Column selection and scaling of a forecaster, adapted on the training rows only.
-
-    Attributes:
-        columns: Model input columns, targets first (F).
-        targets: Forecast columns (T).
-        frequency: pandas frequency alias of the training series (`"h"` ...).
-        normalize: `keras.layers.Normalization` of all F columns (real -> scaled).
-        denormalize: `keras.layers.Normalization(invert=True)` of the T targets
-            (scaled -> real).
-        normalize_targets: `keras.layers.Normalization` of the T targets (training labels).
-    """
-
-    def __init__(
-        self,
-        columns: Sequence[str],
-        targets: Sequence[str],
-        frequency: str | None,
-        mean: Sequence[float] | None = None,
-        variance: Sequence[float] | None = None,
-    ) -> None:
-        self.columns = list(columns)
-        self.targets = list(targets)
-        self.frequency = frequency
-        if mean is not None and variance is not None:
-            self._set_scaling(np.asarray(mean, "float32"), np.asarray(variance, "float32"))
-
-    # ------------------------------------------------------------------ building
-    @classmethod
-    def choose_columns(
-        cls, frame: pd.DataFrame, targets: Sequence[str] | None, covariates: Sequence[str]
-    ) -> tuple[list[str], list[str]]:
-        """`(columns, targets)`: the configured targets (default: every numeric column but
-        the covariates) followed by the covariates."""
-        if targets is None:
-            targets = [
-                c
-                for c in frame.columns
-                if pd.api.types.is_numeric_dtype(frame[c]) and c not in covariates
-            ]
-            if not targets:
-                raise UserInputError("the frame has no numeric column to forecast.")
-        targets = list(targets)
-        return targets + [c for c in covariates if c not in targets], targets
-
-    def adapt(self, values: np.ndarray) -> ForecastPreprocessor:
-        """Fits the scaling on training rows (N, F): `Normalization.adapt`; a column that is
-        constant in training gets variance 1 (it would otherwise be divided by ~0)."""
-        import keras
-
-        layer = keras.layers.Normalization(axis=-1)
-        layer.adapt(np.asarray(values, dtype="float32"))
-        mean = np.asarray(layer.mean, dtype="float32").reshape(-1)
-        variance = np.asarray(layer.variance, dtype="float32").reshape(-1)
-        variance = np.where(variance > 1e-12, variance, 1.0).astype("float32")
-        self._set_scaling(mean, variance)
-        return self
-
-    def _set_scaling(self, mean: np.ndarray, variance: np.ndarray) -> None:
-        import keras
-
-        t = len(self.targets)
-        self.mean, self.variance = mean, variance
-        self.normalize = keras.layers.Normalization(mean=mean, variance=variance, name="scale")
-        self.normalize_targets = keras.layers.Normalization(
-            mean=mean[:t], variance=variance[:t], name="scale_targets"
-        )
-        self.denormalize = keras.layers.Normalization(
-            mean=mean[:t], variance=variance[:t], invert=True, name="unscale_targets"
-        )
-        for layer, f in ((self.normalize, len(mean)), (self.normalize_targets, t)):
-            layer.build((None, None, f))
-        self.denormalize.build((None, None, t))
-
-    @property
-    def std(self) -> np.ndarray:
-        return np.sqrt(self.variance).astype("float32")
-
-    # ------------------------------------------------------------------ raw -> frame
-    def frame(self, data: Any, options: Mapping[str, Any]) -> pd.DataFrame:
-        """The validated float32 frame of the model's columns (targets first).
-
-        Args:
-            data: A DataFrame or a CSV path.
-            options: `date_column`, `date_format`, `dayfirst`, `fill` (see `ForecastConfig`).
-        """
-        return select_frame(data, self.columns, options)
-
-    # ------------------------------------------------------------------ tensors
-    def scale_windows(self, x: Any, y: Any) -> tuple[Any, Any]:
-        """Real-unit windows -> scaled: x (B, L, F), y (B, H, T) (for `tf.data.map`)."""
-        return self.normalize(x), self.normalize_targets(y)
-
-    def get_state(self) -> dict[str, Any]:
-        return {
-            "columns": self.columns,
-            "targets": self.targets,
-            "frequency": self.frequency,
-            "mean": self.mean.tolist(),
-            "variance": self.variance.tolist(),
-        }
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> ForecastPreprocessor:
-        return cls(
-            state["columns"], state["targets"], state["frequency"], state["mean"], state["variance"]
-        )
+# `ForecastPreprocessor` is a Keras layer, defined in `rnn_apps.layers.forecast_preprocessor`
+# (registered on `import rnn_apps`) and re-exported here under its usual name.
 
 
 def select_frame(data: Any, columns: Sequence[str], options: Mapping[str, Any]) -> pd.DataFrame:

@@ -261,9 +261,6 @@ class Forecaster(Task):
             "outputs": {"forecast": "float32 [batch, horizon, len(targets)], real units"},
         }
 
-    def track(self) -> list[Any]:
-        return [self.model_]
-
     def get_state(self) -> dict[str, Any]:
         return {"preprocessor": self.preprocessor_.get_state()}
 

@@ -281,9 +281,6 @@ class SentimentClassifier(Task):
             ),
         }
 
-    def track(self) -> list[Any]:
-        return [self.preprocessor_.vectorizer, self.model_]
-
     def get_state(self) -> dict[str, Any]:
         return {
             **self.preprocessor_.get_state(),

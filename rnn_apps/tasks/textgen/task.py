@@ -189,9 +189,6 @@ class TextGenerator(Task):
             ),
         }
 
-    def track(self) -> list[Any]:
-        return [self.model_, self.vocab_.lookup, self.vocab_.inverse]
-
     def get_state(self) -> dict[str, Any]:
         return {
             "vocab": self.vocab_.to_dict(),

@@ -289,9 +289,6 @@ class Translator(Task):
             "log-probability / length ** length_penalty",
         }
 
-    def track(self) -> list[Any]:
-        return [*self.preprocessor_.trackables(), self.model_]
-
     def get_state(self) -> dict[str, Any]:
         return {
             **self.preprocessor_.get_state(),
