@@ -124,7 +124,8 @@ def data_fingerprint(*parts: Any) -> str:
         elif isinstance(x, bytes):
             h.update(x + b"\0")
         elif isinstance(x, (pd.DataFrame, pd.Series)):
-            h.update(repr(list(getattr(x, "columns", [x.name]))).encode())
+            names = x.columns if isinstance(x, pd.DataFrame) else [x.name]
+            h.update(repr(list(names)).encode())
             h.update(pd.util.hash_pandas_object(x, index=True).to_numpy().tobytes())
         elif isinstance(x, np.ndarray) and x.dtype != object:
             h.update(repr((x.shape, x.dtype.str)).encode() + x.tobytes())
@@ -362,7 +363,10 @@ class Task:
 
         record = {"task": self.task_name, "config": self.config.to_dict(), "data": data}
         path = backup / BACKUP_RUN_FILE
-        if path.is_file():
+        progress = backup.is_dir() and any(
+            f.is_file() and f != path for f in backup.rglob("*")
+        )  # a claim without saved epochs (a run that stopped before its first) resumes nothing
+        if path.is_file() and progress:
             try:
                 previous = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -390,7 +394,7 @@ class Task:
                     "again with the same options to resume it, or delete that folder (`rnn-apps "
                     "... train --fresh`) to start over."
                 )
-        elif backup.is_dir() and any(backup.iterdir()):
+        elif progress and not path.is_file():
             raise UserInputError(
                 f"{str(backup)!r} holds a backup of an unknown run (no {BACKUP_RUN_FILE}); "
                 "delete that folder (`rnn-apps ... train --fresh`) to start over."

@@ -131,7 +131,8 @@ def open_model(
                 f"--model {str(p)!r} is a {predictor.task_name!r} model, not a {name!r} one; "
                 f"use `rnn-apps {predictor.task_name} ...`."
             )
-        get_task_class(predictor.task_name)  # a task this version knows
+        if name is None:
+            get_task_class(predictor.task_name)  # a task this version knows
         return predictor
     pipeline = resolve_pipeline_dir(p)
     if (pipeline / STATE_FILE).is_file():

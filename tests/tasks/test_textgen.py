@@ -304,7 +304,7 @@ def test_cli_predict_evaluate_with_folder_and_saved_model(cli_run, monkeypatch, 
     for model in (str(run), str(run / "saved_model")):
         predict = ["--prompt", "All", "--max-new-tokens", "12", "--seed", "3", "--num-samples", "2"]
         assert main(["textgen", "predict", "--model", model, *predict, "--json"]) == 0
-        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        rows = json.loads(capsys.readouterr().out)
         assert len(rows) == 2 and all(r["text"].startswith("All") for r in rows)
         assert (
             main(["textgen", "evaluate", "--model", model, "--text", "corpus.txt", "--json"]) == 0

@@ -151,10 +151,8 @@ def test_wrong_types_and_values_are_refused():
         TranslateConfig(attention="luong").validate()
     with pytest.raises(UserInputError, match="direction"):
         TranslateConfig.from_dict({"direction": "en-de"})
-    with pytest.raises(UserInputError, match="lr_schedule"):
-        TranslateConfig(lr_schedule="linear").validate()
-    with pytest.raises(UserInputError, match="min_lr_ratio"):
-        TranslateConfig(min_lr_ratio=1.5).validate()
+    with pytest.raises(UserInputError, match="option 'lr_schedule' was removed"):
+        TranslateConfig.from_dict({"lr_schedule": "cosine"})
     with pytest.raises(UserInputError, match="unknown|Unknown"):
         TranslateConfig.from_dict({"beam": 3})
     from rnn_apps.tasks.sentiment import SentimentConfig
