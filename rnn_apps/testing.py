@@ -392,6 +392,7 @@ def run_task_test(
     assert blocker.read_text() == "keep me"
     stale = tmp_path / "stale"
     (stale / BACKUP_DIR).mkdir(parents=True)
+    (stale / BACKUP_DIR / "training_metadata.json").write_text("{}")  # a saved epoch
     (stale / BACKUP_DIR / BACKUP_RUN_FILE).write_text(
         json.dumps({"task": name, "config": {**config.to_dict(), "seed": config.seed + 1}})
     )

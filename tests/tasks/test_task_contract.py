@@ -109,7 +109,7 @@ def _translate(tmp_path):
     path = tmp_path / "pairs.tsv"
     frame.to_csv(path, sep="\t", header=False, index=False)
     config = TranslateConfig(
-        embedding_dim=8, units=8, batch_size=8, epochs=2, learning_rate=0.02, warmup_steps=2,
+        embedding_dim=8, units=8, batch_size=8, epochs=2, learning_rate=0.02,
         dropout=0.0, label_smoothing=0.0, patience=1, max_tokens=12, max_decode_length=12,
         beam_width=2, verbose=0,
     )  # fmt: skip
