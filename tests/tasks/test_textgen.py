@@ -21,9 +21,11 @@ from rnn_apps.errors import UserInputError
 from rnn_apps.tasks import textgen
 from rnn_apps.tasks.base import SavedModelPredictor
 from rnn_apps.tasks.textgen import (
+    MAX_GENERATE_BATCH,
     MAX_NEW_TOKENS_CAP,
     MAX_NUM_SAMPLES,
     MAX_PROMPT_CHARS,
+    MAX_SCORE_BATCH_TOKENS,
     MAX_SCORE_CHARS,
     OOV_ID,
     TextGenConfig,
@@ -374,10 +376,24 @@ def test_savedmodel_bad_inputs_and_caps(cli_run):
     ]:
         with pytest.raises(tf.errors.InvalidArgumentError, match=match):
             call(**kw)
+    # The output buffer follows max_new_tokens (powers of two from 32): lengths at its edges.
+    for n in (32, 33, 64):
+        assert len(call(max_new_tokens=n, temperature=0.0)[1]) == n
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {MAX_GENERATE_BATCH} pr"):
+        call(prompt=["a"] * (MAX_GENERATE_BATCH + 1))
     score = loaded.signatures["score"]
     assert score(text=tf.constant([], tf.string))["nll_per_token"].shape == (0,)
     with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {MAX_SCORE_CHARS}"):
         score(text=tf.constant(["a" * (MAX_SCORE_CHARS + 1)]))
+    long_texts = [CORPUS[:8] * (MAX_SCORE_BATCH_TOKENS // 40 + 1)] * 5  # > the cap together
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {MAX_SCORE_BATCH_TOKENS}"):
+        score(text=tf.constant(long_texts))
+    # The Python API sends batches under the cap: the same scores as one text at a time.
+    predictor = SavedModelPredictor(cli_run / "runs" / "tg" / "saved_model")
+    nll, count = textgen.score_texts(predictor, ["To be", *long_texts])
+    alone = [textgen.score_texts(predictor, [t])[0][0] for t in ("To be", long_texts[0])]
+    np.testing.assert_allclose(nll, [alone[0]] + [alone[1]] * 5, rtol=1e-5)
+    assert count.tolist() == [5] + [len(long_texts[0])] * 5
 
 
 def test_committed_saved_model_predict_and_caps(monkeypatch, capsys):

@@ -27,8 +27,10 @@ from rnn_apps.tasks.textgen.preprocessor import (
     tokenize,
 )
 from rnn_apps.tasks.textgen.sampling import (
+    MAX_GENERATE_BATCH,
     MAX_NEW_TOKENS_CAP,
     MAX_PROMPT_CHARS,
+    MAX_SCORE_BATCH_TOKENS,
     MAX_SCORE_CHARS,
     LMGraph,
     generate_signature,
@@ -38,9 +40,11 @@ from rnn_apps.tasks.textgen.task import TextGenerator, plot_learning_curve
 __all__ = [
     "CELLS",
     "LEVELS",
+    "MAX_GENERATE_BATCH",
     "MAX_NEW_TOKENS_CAP",
     "MAX_NUM_SAMPLES",
     "MAX_PROMPT_CHARS",
+    "MAX_SCORE_BATCH_TOKENS",
     "MAX_SCORE_CHARS",
     "NEWLINE_TOKEN",
     "OOV_ID",

@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 
 from rnn_apps.errors import UserInputError
-from rnn_apps.tasks.textgen.sampling import MAX_NEW_TOKENS_CAP, MAX_PROMPT_CHARS, MAX_SCORE_CHARS
+from rnn_apps.tasks.textgen.sampling import (
+    MAX_NEW_TOKENS_CAP,
+    MAX_PROMPT_CHARS,
+    MAX_SCORE_BATCH_TOKENS,
+    MAX_SCORE_CHARS,
+)
 
 #: Most samples per prompt of one `generate` call (and CLI `--num-samples`).
 MAX_NUM_SAMPLES = 64
@@ -24,9 +29,6 @@ MAX_NUM_SAMPLES = 64
 MAX_GENERATE_SEQUENCES = 4096
 #: Sequences sampled per call of the `generate` signature (chunk i uses seed + i).
 GENERATE_CHUNK = 64
-#: Chunks of at most this many characters per `score` call when evaluating a long text
-#: (batch x longest chunk).
-_EVAL_BATCH_CHARS = 4 * MAX_SCORE_CHARS
 
 
 def loss_metrics(nats_per_token: float, chars_per_token: float = 1.0) -> dict[str, float]:
@@ -197,16 +199,25 @@ def score_texts(model: Any, texts: str | Sequence[str]) -> tuple[np.ndarray, np.
     """`(nats per token (B,), tokens (B,))` of each text with `model.run("score", ...)`.
 
     Each text at most `MAX_SCORE_CHARS` characters; an empty text scores NaN; [] -> empty.
+    Texts of similar length are sent together, each call below the signature's
+    `MAX_SCORE_BATCH_TOKENS` (texts x characters of the longest, an upper bound of tokens).
     """
     batch = as_text_batch(texts, "text", MAX_SCORE_CHARS)
-    if batch.size == 0:
-        return np.zeros([0], np.float32), np.zeros([0], np.int32)
-    out = model.run("score", text=batch)
-    nll = np.asarray(out["nll_per_token"], np.float32)
-    if "num_tokens" in out:
-        count = np.asarray(out["num_tokens"], np.int32)
-    else:  # exports made before `num_tokens` existed (char level: one token per character)
-        count = np.asarray([len(t) for t in batch], np.int32)
+    nll = np.zeros([batch.size], np.float32)
+    count = np.zeros([batch.size], np.int32)
+    lengths = np.asarray([len(t) for t in batch], np.int64)
+    order = np.argsort(-lengths, kind="stable")  # longest first: each group's first is its max
+    lo = 0
+    while lo < batch.size:
+        group = max(1, MAX_SCORE_BATCH_TOKENS // max(int(lengths[order[lo]]), 1))
+        idx = order[lo : lo + group]
+        out = model.run("score", text=batch[idx])
+        nll[idx] = np.asarray(out["nll_per_token"], np.float32)
+        if "num_tokens" in out:
+            count[idx] = np.asarray(out["num_tokens"], np.int32)
+        else:  # exports made before `num_tokens` existed (char level: one token per character)
+            count[idx] = lengths[idx]
+        lo += len(idx)
     return nll, count
 
 
@@ -245,15 +256,10 @@ def evaluate_text(model: Any, text: str, *, chunks: int | None = None) -> dict[s
     if chunks is None:
         chunks = int(meta.get("val_chunks") or (meta.get("config") or {}).get("val_chunks", 16))
     chunks = max(int(chunks), math.ceil(len(text) / MAX_SCORE_CHARS))
-    pieces = split_text(text, chunks, level)
-    longest = max(len(p) for p in pieces)
-    group = max(1, _EVAL_BATCH_CHARS // max(longest, 1))
-    total, count = 0.0, 0
-    for i in range(0, len(pieces), group):
-        nll, n = score_texts(model, pieces[i : i + group])
-        ok = n > 0
-        total += float(np.sum(nll[ok].astype(np.float64) * n[ok]))
-        count += int(np.sum(n))
+    nll, n = score_texts(model, split_text(text, chunks, level))
+    ok = n > 0
+    total = float(np.sum(nll[ok].astype(np.float64) * n[ok]))
+    count = int(np.sum(n))
     if count == 0:
         raise UserInputError("The text has no tokens to score.")
     out = loss_metrics(total / count, len(text) / count)

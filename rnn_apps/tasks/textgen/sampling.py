@@ -10,10 +10,11 @@ export): about 3x the characters per second of the plain loop for one prompt on 
 (`benchmarks/throughput.py`).
 
 Sampling arguments (Python API and SavedModel alike):
-- prompts: (B,) strings, each at most `MAX_PROMPT_CHARS` characters; an empty batch returns
-  an empty batch; "" starts from the initial (zero) state, the first token being drawn from
-  the training unigram distribution; characters/words never seen in training are kept
-  verbatim in the output text and fed to the model as the OOV id.
+- prompts: (B,) strings, B at most `MAX_GENERATE_BATCH`, each at most `MAX_PROMPT_CHARS`
+  characters; an empty batch returns an empty batch; "" starts from the initial (zero)
+  state, the first token being drawn from the training unigram distribution;
+  characters/words never seen in training are kept verbatim in the output text and fed to
+  the model as the OOV id.
 - `max_new_tokens`: <= 0 returns the prompt unchanged; above `MAX_NEW_TOKENS_CAP` is an error.
 - `temperature`: > 0 divides the logits; <= 0 means greedy decoding (argmax); NaN/inf is an
   error.
@@ -24,7 +25,8 @@ Sampling arguments (Python API and SavedModel alike):
   `(seed, step)`), so the same seed, prompts and model give the same text.
 
 `score(texts)` returns the mean negative log-likelihood in nats per token of each text (each
-at most `MAX_SCORE_CHARS` characters), the state carried through the whole text: the first
+at most `MAX_SCORE_CHARS` characters, texts x longest text at most `MAX_SCORE_BATCH_TOKENS`
+tokens), the state carried through the whole text: the first
 token is scored under the training unigram distribution (the model's "initial state"
 prediction), each next token under the LM given everything before it. An empty text scores
 NaN. OOV tokens are scored as the OOV id (char level: the LM never saw one, so they cost many
@@ -51,9 +53,17 @@ from rnn_apps.tasks.textgen.preprocessor import OOV_ID, PAD_ID, Vocabulary
 MAX_NEW_TOKENS_CAP = 10_000
 #: Most characters of one prompt (the prompt runs through the model in one pass).
 MAX_PROMPT_CHARS = 10_000
-#: Most characters of one text given to `score` (memory grows with batch x longest text x V;
-#: `evaluate` scores a text of any length in chunks).
+#: Most characters of one text given to `score` (`evaluate` scores a text of any length in
+#: chunks).
 MAX_SCORE_CHARS = 100_000
+#: Most prompts in one call of the `generate` signature (the Python API sends chunks).
+MAX_GENERATE_BATCH = 256
+#: Most token cells in one call of the `score` signature: texts x tokens of the longest text
+#: (memory grows with this x V; the Python API sends batches below it).
+MAX_SCORE_BATCH_TOKENS = 400_000
+#: The smallest output buffer of the XLA sampling loop; buffers are powers of two from here
+#: to `MAX_NEW_TOKENS_CAP`, so memory follows `max_new_tokens` and XLA compiles a few sizes.
+_MIN_BUFFER = 32
 _NEG = -1e9
 
 
@@ -86,6 +96,16 @@ def _assert_max_chars(texts: Any, cap: int, what: str) -> Any:
         tf.constant(cap, tf.int32),
         message=f"each {what} must be at most {cap} characters",
     )
+
+
+def _buffer_size(n: Any) -> Any:
+    """The output buffer's rows for `n` new tokens: the power of two in
+    [`_MIN_BUFFER`, `MAX_NEW_TOKENS_CAP`] at or above `n` (at most `MAX_NEW_TOKENS_CAP`)."""
+    import tensorflow as tf
+
+    size = tf.constant(_MIN_BUFFER, tf.int32)
+    size = tf.while_loop(lambda s: s < n, lambda s: s * 2, [size])[0]
+    return tf.minimum(size, MAX_NEW_TOKENS_CAP)
 
 
 class LMGraph:
@@ -216,6 +236,11 @@ class LMGraph:
         import tensorflow as tf
 
         return [
+            tf.debugging.assert_less_equal(
+                tf.shape(prompts)[0],
+                tf.constant(MAX_GENERATE_BATCH, tf.int32),
+                message=f"at most {MAX_GENERATE_BATCH} prompts per call; split the batch",
+            ),
             _assert_max_chars(prompts, MAX_PROMPT_CHARS, "prompt"),
             tf.debugging.assert_less_equal(
                 max_new_tokens,
@@ -266,11 +291,12 @@ class LMGraph:
         if self.jit_compile:
             sampling = (tf.cast(temperature, tf.float32), tf.cast(top_k, tf.int32))
             sampling += (tf.cast(top_p, tf.float32), seed)
+            buf = tf.zeros([_buffer_size(n), batch], tf.int32)  # (N', B), N <= N' < 2N
             return tf.cond(  # XLA cannot compile a zero-size batch
                 batch > 0,
-                lambda: tf.transpose(self._xla_loop(logits, n, *sampling, *states)[:n]),
+                lambda: tf.transpose(self._xla_loop(logits, n, buf, *sampling, *states)[:n]),
                 lambda: tf.zeros([batch, 0], tf.int32),
-            )  # (cap, B) -> (B, N)
+            )  # (N', B) -> (B, N)
         out = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None])
 
         def cond(i, logits, out, *states):
@@ -305,14 +331,20 @@ class LMGraph:
         return tf.where(temperature > 0.0, sampled, greedy)
 
     def _sample_loop(
-        self, logits: Any, n: Any, temperature: Any, top_k: Any, top_p: Any, seed: Any, *states
+        self,
+        logits: Any,
+        n: Any,
+        buf: Any,
+        temperature: Any,
+        top_k: Any,
+        top_p: Any,
+        seed: Any,
+        *states: Any,
     ) -> Any:
-        """The sampling loop with a fixed-size output buffer, XLA-compilable (static shapes
-        for a given batch size): logits (B, V), states -> ids (MAX_NEW_TOKENS_CAP, B), of
-        which the first `n` rows are written."""
+        """The sampling loop writing into a given output buffer, XLA-compilable (static
+        shapes for a given batch and buffer size): logits (B, V), buffer (N', B), states ->
+        ids (N', B), of which the first `n` rows are written."""
         import tensorflow as tf
-
-        buf = tf.zeros([MAX_NEW_TOKENS_CAP, tf.shape(logits)[0]], tf.int32)
 
         def cond(i, logits, buf, *states):
             return i < n
@@ -360,7 +392,20 @@ class LMGraph:
         import tensorflow as tf
 
         with tf.control_dependencies([_assert_max_chars(texts, MAX_SCORE_CHARS, "text")]):
-            texts = tf.identity(texts)
-        total, count = self.token_nll(self.vocab.encode(texts))
+            ids = self.vocab.encode(tf.identity(texts))
+        longest = tf.reduce_max(tf.concat([ids.row_lengths(), [0]], 0))
+        cells = tf.cast(tf.shape(texts)[0], tf.int64) * longest
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_less_equal(
+                    cells,
+                    tf.constant(MAX_SCORE_BATCH_TOKENS, tf.int64),
+                    message=f"texts x tokens of the longest text must be at most "
+                    f"{MAX_SCORE_BATCH_TOKENS}; split the batch",
+                )
+            ]
+        ):
+            ids = ids.with_values(tf.identity(ids.values))
+        total, count = self.token_nll(ids)
         nll = tf.where(count > 0, total / tf.cast(tf.maximum(count, 1), tf.float32), np.nan)
         return {"nll_per_token": nll, "num_tokens": count}

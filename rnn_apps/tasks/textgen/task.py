@@ -35,8 +35,10 @@ from rnn_apps.tasks.textgen.preprocessor import (
     windows_dataset,
 )
 from rnn_apps.tasks.textgen.sampling import (
+    MAX_GENERATE_BATCH,
     MAX_NEW_TOKENS_CAP,
     MAX_PROMPT_CHARS,
+    MAX_SCORE_BATCH_TOKENS,
     MAX_SCORE_CHARS,
     LMGraph,
     generate_signature,
@@ -59,6 +61,9 @@ class TextGenerator(Task):
     """
 
     task_name: ClassVar[str] = "textgen"
+    #: 2: `generate` refuses more than MAX_GENERATE_BATCH prompts and sizes its buffer by
+    #: `max_new_tokens`; `score` refuses more than MAX_SCORE_BATCH_TOKENS token cells.
+    contract_version: ClassVar[int] = 2
     config_class: ClassVar[type[TextGenConfig]] = TextGenConfig
     config: TextGenConfig
 
@@ -175,9 +180,12 @@ class TextGenerator(Task):
             "max_new_tokens_cap": MAX_NEW_TOKENS_CAP,
             "max_prompt_chars": MAX_PROMPT_CHARS,
             "max_score_chars": MAX_SCORE_CHARS,
+            "max_generate_batch": MAX_GENERATE_BATCH,
+            "max_score_batch_tokens": MAX_SCORE_BATCH_TOKENS,
             "generate": (
-                "prompt + continuation; prompts of at most max_prompt_chars characters (an "
-                "empty batch returns an empty batch); max_new_tokens <= 0 -> prompt unchanged, "
+                "prompt + continuation; at most max_generate_batch prompts of at most "
+                "max_prompt_chars characters (an empty batch returns an empty batch); "
+                "max_new_tokens <= 0 -> prompt unchanged, "
                 "> cap -> error; temperature <= 0 -> greedy; top_k 0 = off, < 0 -> error; "
                 "top_p in (0, 1], 1.0 = off; same seed -> same text; empty prompt starts from "
                 "the initial state; unknown tokens are fed as OOV"
@@ -185,7 +193,7 @@ class TextGenerator(Task):
             "score": (
                 "nll_per_token: mean NLL in nats per token, state carried through the text "
                 "(NaN if it has no tokens); num_tokens; texts of at most max_score_chars "
-                "characters"
+                "characters, texts x tokens of the longest at most max_score_batch_tokens"
             ),
         }
 
@@ -221,9 +229,11 @@ class TextGenerator(Task):
         Signatures:
             generate(prompt: string [None], max_new_tokens: int32 [], temperature: float32 [],
                 top_k: int32 [], top_p: float32 [], seed: int32 []) -> text: string [None]
-                (also `serving_default`); each prompt at most `MAX_PROMPT_CHARS` characters.
+                (also `serving_default`); at most `MAX_GENERATE_BATCH` prompts, each at most
+                `MAX_PROMPT_CHARS` characters.
             score(text: string [None]) -> nll_per_token: float32 [None], num_tokens: int32
-                [None]; each text at most `MAX_SCORE_CHARS` characters.
+                [None]; each text at most `MAX_SCORE_CHARS` characters, texts x tokens of the
+                longest at most `MAX_SCORE_BATCH_TOKENS`.
 
         Args:
             path: Destination folder.
