@@ -321,11 +321,15 @@ python benchmarks/textgen_shakespeare.py --minutes {c["max_train_minutes"]:g}
   loop runs in the graph, one recurrent step per character. `max_new_tokens` <= 0 returns the
   prompt; above 10000 is an error. `temperature` <= 0 is greedy. `top_k` 0 = off (< 0 error).
   `top_p` in (0, 1], 1.0 = off (else error). Same seed -> same text. An empty prompt starts
-  from the initial state; unknown characters are kept and fed as OOV. Prompts of at most
-  10000 characters.
+  from the initial state; unknown characters are kept and fed as OOV. At most 256 prompts per
+  call, each of at most 10000 characters; the output buffer follows `max_new_tokens`.
+- `serving_default(prompt: string[None]) -> text: string[None]`: `generate` with 200 new
+  characters, temperature 1.0, no top-k/top-p, seed 0 (what `keras.layers.TFSMLayer` calls
+  by default).
 - `score(text: string[None]) -> nll_per_token: float32[None], num_tokens: int32[None]`: mean
   negative log-likelihood in nats per character, state carried through the text (NaN for an
-  empty text); texts of at most 100000 characters.
+  empty text); texts of at most 100000 characters, texts x characters of the longest at most
+  400000 per call.
 
 ## Speed (CPU, one prompt, 1000 new characters)
 - SavedModel `generate`: {r.get("generate_chars_per_second")} chars/s.

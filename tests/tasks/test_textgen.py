@@ -376,6 +376,11 @@ def test_savedmodel_bad_inputs_and_caps(cli_run):
     ]:
         with pytest.raises(tf.errors.InvalidArgumentError, match=match):
             call(**kw)
+    # serving_default (what TFSMLayer calls) takes the prompt only: generate's defaults.
+    default = loaded.signatures["serving_default"]
+    assert list(default.structured_input_signature[1]) == ["prompt"]
+    got = [t.decode() for t in default(prompt=tf.constant(["All", ""]))["text"].numpy()]
+    assert got == call(**textgen.SERVING_DEFAULTS) and len(got[1]) == 200
     # The output buffer follows max_new_tokens (powers of two from 32): lengths at its edges.
     for n in (32, 33, 64):
         assert len(call(max_new_tokens=n, temperature=0.0)[1]) == n

@@ -23,6 +23,9 @@ from rnn_apps.data.fra_eng import split_pairs
 from rnn_apps.errors import UserInputError
 from rnn_apps.tasks.base import SavedModelPredictor
 from rnn_apps.tasks.translate import (
+    MAX_BEAM_WIDTH,
+    MAX_DECODE_CAP,
+    MAX_TRANSLATE_BATCH,
     TranslateConfig,
     TranslatePreprocessor,
     Translator,
@@ -259,6 +262,19 @@ def test_export_signature_greedy_and_beam_match_in_process(workdir, trained):
         text=tf.constant([], tf.string), beam_width=tf.constant(3), max_length=tf.constant(9)
     )
     assert empty["translation"].shape == (0,) and empty["score"].shape == (0,)
+    # Out-of-range requests are refused, never clipped; the batch is capped.
+    for kw, match in [
+        ({"beam_width": MAX_BEAM_WIDTH + 1}, "beam_width must be 1"),
+        ({"beam_width": 0}, "beam_width must be 1"),
+        ({"max_length": 0}, "max_length must be 1"),
+        ({"max_length": MAX_DECODE_CAP + 1}, "max_length must be 1"),
+        ({"text": ["I am."] * (MAX_TRANSLATE_BATCH + 1)}, f"at most {MAX_TRANSLATE_BATCH} sen"),
+    ]:
+        args = {"text": ["I am."], "beam_width": 2, "max_length": 5, **kw}
+        with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+            fn(**{k: tf.constant(v) for k, v in args.items()})
+    with pytest.raises(UserInputError, match="batch_size must be 1 to 256"):
+        translate_texts(trained, ["I am."], batch_size=MAX_TRANSLATE_BATCH + 1)
     default = m.signatures["serving_default"](text=tf.constant(texts))["translation"].numpy()
     assert [t.decode() for t in default] == list(translate_texts(trained, texts)["translation"])
 

@@ -32,6 +32,7 @@ from rnn_apps.tasks.textgen.sampling import (
     MAX_PROMPT_CHARS,
     MAX_SCORE_BATCH_TOKENS,
     MAX_SCORE_CHARS,
+    SERVING_DEFAULTS,
     LMGraph,
     generate_signature,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "OOV_ID",
     "OOV_TOKEN",
     "PAD_ID",
+    "SERVING_DEFAULTS",
     "LMGraph",
     "TextGenConfig",
     "TextGenerator",

@@ -64,6 +64,16 @@ MAX_SCORE_BATCH_TOKENS = 400_000
 #: The smallest output buffer of the XLA sampling loop; buffers are powers of two from here
 #: to `MAX_NEW_TOKENS_CAP`, so memory follows `max_new_tokens` and XLA compiles a few sizes.
 _MIN_BUFFER = 32
+#: The sampling arguments of the `serving_default` signature, which takes only `prompt`
+#: (the defaults of `TextGenerator.generate`, with a fixed seed: the same prompt gives the
+#: same text; `generate` takes every argument).
+SERVING_DEFAULTS = {
+    "max_new_tokens": 200,
+    "temperature": 1.0,
+    "top_k": 0,
+    "top_p": 1.0,
+    "seed": 0,
+}
 _NEG = -1e9
 
 

@@ -40,6 +40,7 @@ from rnn_apps.tasks.textgen.sampling import (
     MAX_PROMPT_CHARS,
     MAX_SCORE_BATCH_TOKENS,
     MAX_SCORE_CHARS,
+    SERVING_DEFAULTS,
     LMGraph,
     generate_signature,
     score_signature,
@@ -139,7 +140,8 @@ class TextGenerator(Task):
 
     # ------------------------------------------------------------------ export hooks
     def endpoints(self) -> list[Any]:
-        """`generate` (also `serving_default`) and `score`; see `sampling` for the contract."""
+        """`generate`, `score` and `serving_default` (`prompt` only, the `SERVING_DEFAULTS`);
+        see `sampling` for the contract."""
         from rnn_apps.export import Endpoint
 
         graph = self._graph
@@ -150,9 +152,17 @@ class TextGenerator(Task):
         def score_fn(text):
             return graph.score(text)
 
+        d = SERVING_DEFAULTS
+
+        def serving_default_fn(prompt):
+            return generate_fn(
+                prompt, d["max_new_tokens"], d["temperature"], d["top_k"], d["top_p"], d["seed"]
+            )
+
         return [
             Endpoint("generate", generate_fn, generate_signature()),
             Endpoint("score", score_fn, score_signature()),
+            Endpoint("serving_default", serving_default_fn, generate_signature()[:1]),
         ]
 
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
@@ -166,6 +176,7 @@ class TextGenerator(Task):
                 "seed": np.int32(1234),
             },
             "score": {"text": np.asarray(list(self._sample_texts), dtype=object)},
+            "serving_default": {"prompt": np.asarray(list(self._sample_prompts), dtype=object)},
         }
 
     def export_metadata(self) -> dict[str, Any]:
@@ -190,6 +201,8 @@ class TextGenerator(Task):
                 "top_p in (0, 1], 1.0 = off; same seed -> same text; empty prompt starts from "
                 "the initial state; unknown tokens are fed as OOV"
             ),
+            "serving_defaults": dict(SERVING_DEFAULTS),
+            "serving_default": "generate with only prompt, the other arguments serving_defaults",
             "score": (
                 "nll_per_token: mean NLL in nats per token, state carried through the text "
                 "(NaN if it has no tokens); num_tokens; texts of at most max_score_chars "
@@ -229,8 +242,10 @@ class TextGenerator(Task):
         Signatures:
             generate(prompt: string [None], max_new_tokens: int32 [], temperature: float32 [],
                 top_k: int32 [], top_p: float32 [], seed: int32 []) -> text: string [None]
-                (also `serving_default`); at most `MAX_GENERATE_BATCH` prompts, each at most
-                `MAX_PROMPT_CHARS` characters.
+                at most `MAX_GENERATE_BATCH` prompts, each at most `MAX_PROMPT_CHARS`
+                characters.
+            serving_default(prompt: string [None]) -> text: string [None]; `generate` with
+                `SERVING_DEFAULTS` (200 new tokens, temperature 1, seed 0).
             score(text: string [None]) -> nll_per_token: float32 [None], num_tokens: int32
                 [None]; each text at most `MAX_SCORE_CHARS` characters, texts x tokens of the
                 longest at most `MAX_SCORE_BATCH_TOKENS`.

@@ -75,7 +75,7 @@ def translate_texts(
         texts: Sentences (str or bytes).
         beam_width: Beam width (1 = greedy); default the model's configured one.
         max_length: Maximum output tokens; default the model's configured one.
-        batch_size: Sentences per call.
+        batch_size: Sentences per call (at most the model's `max_batch_sentences`).
 
     Returns:
         `{"translation": (B,) str array, "score": (B,) float32}` in the order of `texts`.
@@ -91,6 +91,9 @@ def translate_texts(
         raise UserInputError(f"beam_width is at most {max_k} for this model, got {k}.")
     if m > max_m:
         raise UserInputError(f"max_length is at most {max_m} tokens for this model, got {m}.")
+    max_b = int(model.metadata.get("max_batch_sentences", batch_size))
+    if not 1 <= batch_size <= max_b:
+        raise UserInputError(f"batch_size must be 1 to {max_b} sentences, got {batch_size}.")
     data = as_utf8_bytes(texts)
     order = np.argsort([len(t) for t in data], kind="stable")
     out_text = np.empty(len(data), dtype=object)

@@ -11,7 +11,9 @@
 
 Export: `translate`: `text` tf.string [None], `beam_width` int32 [], `max_length` int32 []
 -> `translation` tf.string [None], `score` float32 [None]; `serving_default`: `text` only,
-the configured `beam_width` and `max_decode_length`.
+the configured `beam_width` and `max_decode_length`. Both refuse more than
+`MAX_TRANSLATE_BATCH` sentences, a `beam_width` outside 1..`MAX_BEAM_WIDTH` and a
+`max_length` outside 1..`MAX_DECODE_CAP` (InvalidArgumentError naming the argument).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ SAMPLE_TEXTS = [
     b"very " * 80 + b"long.",
 ]
 MAX_BEAM_WIDTH = 16
+#: Most sentences in one call of an exported signature (memory grows with sentences x beam
+#: width x source tokens x units; `translate_texts` sends batches of 64).
+MAX_TRANSLATE_BATCH = 256
 
 
 def as_pairs(data: Any, direction: str = "en-fr") -> tuple[list[str], list[str]]:
@@ -101,6 +106,9 @@ class Translator(Task):
     """
 
     task_name: ClassVar[str] = "translate"
+    #: 2: the signatures refuse more than MAX_TRANSLATE_BATCH sentences and a beam_width or
+    #: max_length out of range (contract 1 clipped them silently).
+    contract_version: ClassVar[int] = 2
     config_class: ClassVar[type[TranslateConfig]] = TranslateConfig
     model_file: ClassVar[str] = "model.weights.h5"
     config: TranslateConfig
@@ -213,8 +221,24 @@ class Translator(Task):
         import tensorflow as tf
 
         pre = self.preprocessor_
-        k = tf.clip_by_value(tf.cast(beam_width, tf.int32), 1, MAX_BEAM_WIDTH)
-        m = tf.clip_by_value(tf.cast(max_length, tf.int32), 1, MAX_DECODE_CAP)
+        k, m = tf.cast(beam_width, tf.int32), tf.cast(max_length, tf.int32)
+        checks = [
+            tf.debugging.assert_less_equal(
+                tf.shape(text)[0],
+                MAX_TRANSLATE_BATCH,
+                message=f"at most {MAX_TRANSLATE_BATCH} sentences per call; split the batch",
+            ),
+            tf.debugging.Assert(
+                (k >= 1) & (k <= MAX_BEAM_WIDTH),
+                [f"beam_width must be 1 (greedy) to {MAX_BEAM_WIDTH}, got", k],
+            ),
+            tf.debugging.Assert(
+                (m >= 1) & (m <= MAX_DECODE_CAP),
+                [f"max_length must be 1 to {MAX_DECODE_CAP} tokens, got", m],
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            text = tf.identity(text)
         source = pre.encode_source(text)  # (B, S)
         tokens, score = decode(self._decoder(), source, k, m, self.config.length_penalty)
         blank = pre.is_blank(text)  # (B,)
@@ -281,10 +305,12 @@ class Translator(Task):
             "max_tokens": cfg.max_tokens,
             "max_text_bytes": MAX_TEXT_BYTES,
             "max_beam_width": MAX_BEAM_WIDTH,
+            "max_batch_sentences": MAX_TRANSLATE_BATCH,
             "max_decode_length_cap": MAX_DECODE_CAP,
-            "inputs": "text: sentences (UTF-8; invalid bytes replaced; cut at "
-            f"{MAX_TEXT_BYTES} bytes and {cfg.max_tokens} tokens); beam_width (1 = greedy, "
-            f"<= {MAX_BEAM_WIDTH}); max_length: output tokens (<= {MAX_DECODE_CAP})",
+            "inputs": f"text: at most {MAX_TRANSLATE_BATCH} sentences (UTF-8; invalid bytes "
+            f"replaced; cut at {MAX_TEXT_BYTES} bytes and {cfg.max_tokens} tokens); beam_width "
+            f"(1 = greedy, <= {MAX_BEAM_WIDTH}); max_length: output tokens (<= "
+            f"{MAX_DECODE_CAP}); other values are refused",
             "outputs": "translation: the sentence ('' for blank input); score: "
             "log-probability / length ** length_penalty",
         }
