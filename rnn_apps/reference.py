@@ -192,3 +192,51 @@ def simple_rnn_backward(
         d_x[:, t] = delta @ kernel.T
         d_h_next = delta @ recurrent_kernel.T
     return SimpleRNNGradients(d_kernel, d_rec, d_bias, d_x, d_h_next)
+
+
+# --------------------------------------------------------------------------- linear-chain CRF
+def crf_log_likelihood(
+    potentials: np.ndarray,
+    tags: np.ndarray,
+    transitions: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+) -> float:
+    """log p(tags | potentials) of one sentence under a linear-chain CRF (forward algorithm).
+
+    Args:
+        potentials: (T, K) per-token tag scores, T >= 1.
+        tags: (T,) gold tags.
+        transitions: (K, K), `transitions[i, j]` the score of tag j after tag i.
+        start, end: (K,) scores of the first and the last tag.
+    """
+    potentials = np.asarray(potentials, np.float64)
+    tags = np.asarray(tags, int)
+    score = start[tags[0]] + potentials[np.arange(len(tags)), tags].sum() + end[tags[-1]]
+    score += sum(transitions[a, b] for a, b in zip(tags[:-1], tags[1:]))
+    alpha = start + potentials[0]  # (K,): log-sum of the scores of every prefix ending in k
+    for emit in potentials[1:]:
+        cand = alpha[:, None] + transitions  # (K prev, K next)
+        top = cand.max(axis=0)
+        alpha = top + np.log(np.exp(cand - top).sum(axis=0)) + emit
+    final = alpha + end
+    log_z = final.max() + np.log(np.exp(final - final.max()).sum())
+    return float(score - log_z)
+
+
+def viterbi_decode(
+    potentials: np.ndarray, transitions: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """The best tag sequence (T,) of one sentence and its score (see `crf_log_likelihood`)."""
+    potentials = np.asarray(potentials, np.float64)
+    delta = start + potentials[0]
+    backs = []
+    for emit in potentials[1:]:
+        cand = delta[:, None] + transitions  # (K prev, K next)
+        backs.append(cand.argmax(axis=0))
+        delta = cand.max(axis=0) + emit
+    final = delta + end
+    best = [int(final.argmax())]
+    for back in reversed(backs):
+        best.append(int(back[best[-1]]))
+    return np.asarray(best[::-1]), float(final.max())

@@ -7,6 +7,7 @@ with `keras.saving.load_model(path, safe_mode=True)` after `import rnn_apps`.
 | module | layers |
 | --- | --- |
 | `pooling` | `MaskedGlobalMaxPooling1D` |
+| `crf` | `CRF` (linear-chain CRF: log-likelihood, Viterbi decoding; sequence tagging) |
 | `segrnn` | `SegRNN` (forecasting) |
 | `dlinear` | `DLinear` (forecasting) |
 | `window_norm` | `LastValueCentering`, `AddLastValue`, `TakeTargets` (forecasting) |
@@ -23,6 +24,7 @@ pipeline (`ds.map(pre)`), in a functional Keras model and in the exported SavedM
 an export tracks them as attributes of the task (`Task.track`), without a per-task hook.
 """
 
+from rnn_apps.layers.crf import CRF
 from rnn_apps.layers.dlinear import DLinear
 from rnn_apps.layers.forecast_preprocessor import ForecastPreprocessor
 from rnn_apps.layers.pooling import MaskedGlobalMaxPooling1D
@@ -41,6 +43,7 @@ from rnn_apps.layers.translate_preprocessor import TranslatePreprocessor
 from rnn_apps.layers.window_norm import AddLastValue, LastValueCentering, TakeTargets
 
 __all__ = [
+    "CRF",
     "AddLastValue",
     "DLinear",
     "LastValueCentering",
