@@ -1,4 +1,9 @@
-"""Word vectors learned from the training token ids, to initialise an `Embedding`.
+"""Word vectors to initialise an `Embedding`: learned from the training token ids, or read from
+a file of pretrained vectors.
+
+`load_word_vectors` reads GloVe, word2vec or fastText vectors in their text format (one word and
+its values per line; word2vec's and fastText's `count dim` header line is recognised), keeping
+only the rows of a given vocabulary, so a 5 GB file costs the memory of the vocabulary's rows.
 
 `ppmi_svd_embeddings` counts co-occurrences of token ids in a symmetric window (weighted by
 1 / distance), turns them into positive pointwise mutual information with context-distribution
@@ -11,10 +16,15 @@ Shape legend: N sequences, V vocabulary (ids 0 .. V-1; 0 = padding), D embedding
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
+
+from rnn_apps.errors import UserInputError
 
 PAD_ID = 0
 OOV_ID = 1
@@ -86,3 +96,135 @@ def ppmi_svd_embeddings(
     vectors *= scale * math.sqrt(dim)
     vectors[PAD_ID] = 0.0
     return vectors.astype(np.float32)
+
+
+#: Widest pretrained vectors read.
+MAX_VECTOR_DIM = 4096
+#: Longest line of a vectors file (bytes); a longer one is refused as not a vectors file.
+_MAX_LINE_BYTES = 1 << 20
+
+
+@dataclasses.dataclass
+class WordVectors:
+    """Pretrained vectors matched to a vocabulary.
+
+    Attributes:
+        matrix: (V, D) float32, row i the vector of `vocabulary[i]`; padding (row 0) zero,
+            words without a vector drawn from a normal distribution of the found vectors'
+            per-dimension mean and standard deviation.
+        found: (V,) bool, the rows read from the file (padding excluded).
+        exact, lowercase: How many rows matched exactly and through the lowercased word.
+    """
+
+    matrix: np.ndarray
+    found: np.ndarray
+    exact: int
+    lowercase: int
+
+    @property
+    def coverage(self) -> float:
+        """Share of the vocabulary (padding and [UNK] excluded) that got a vector."""
+        real = max(len(self.found) - 2, 1)
+        return float(self.found[2:].sum()) / real
+
+
+def load_word_vectors(
+    path: str | os.PathLike,
+    vocabulary: Sequence[str],
+    *,
+    lowercase_fallback: bool = True,
+    seed: int = 0,
+) -> WordVectors:
+    """Reads pretrained word vectors (GloVe / word2vec / fastText text format) for a vocabulary.
+
+    Args:
+        path: The vectors file (UTF-8 text; `.txt` or `.vec`).
+        vocabulary: The words, in id order (id 0 padding, id 1 [UNK], as every task's
+            vocabulary).
+        lowercase_fallback: A word without an exact entry takes its lowercased word's vector
+            (the first such entry of the file).
+        seed: Seed of the random rows of words without a vector.
+
+    Returns:
+        `WordVectors`: the (V, D) matrix and what was found.
+
+    Raises:
+        UserInputError: the file is missing, not UTF-8, has rows of different widths (the line
+            named), is wider than `MAX_VECTOR_DIM`, or matches no word of the vocabulary.
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UserInputError(f"Word vectors file {str(p)!r} does not exist or is not a file.")
+    index = {w: i for i, w in enumerate(vocabulary) if i >= 2 and w}
+    lower: dict[str, list[int]] = {}
+    if lowercase_fallback:
+        for w, i in index.items():
+            lower.setdefault(w.lower(), []).append(i)
+    rows: dict[int, np.ndarray] = {}
+    via_lower: dict[int, np.ndarray] = {}
+    dim = None
+    with p.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if len(raw) > _MAX_LINE_BYTES:
+                raise UserInputError(
+                    f"{p}:{lineno}: a line of more than {_MAX_LINE_BYTES >> 20} MB; is this a "
+                    "word vectors text file?"
+                )
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise UserInputError(
+                    f"{p}:{lineno}: not UTF-8; word vectors files are UTF-8 text (binary "
+                    "word2vec files: convert them to the text format first)."
+                ) from None
+            parts = line.rstrip(" ").split(" ")
+            if lineno == 1 and len(parts) == 2 and all(x.isdigit() for x in parts):
+                continue  # word2vec / fastText header: count dim
+            if len(parts) < 2:
+                continue  # a blank line
+            width = len(parts) - 1
+            if dim is None:
+                if width > MAX_VECTOR_DIM:
+                    raise UserInputError(
+                        f"{p}:{lineno}: {width} values per word; at most {MAX_VECTOR_DIM}."
+                    )
+                dim = width
+            elif width != dim:
+                raise UserInputError(
+                    f"{p}:{lineno}: {width} values where the file's first vector has {dim}; "
+                    "is a word with a space in it, or the file cut short?"
+                )
+            word = parts[0]
+            targets = [index[word]] if word in index else []
+            fallback = lower.get(word, []) if lowercase_fallback else []
+            if not targets and not any(i not in via_lower and i not in rows for i in fallback):
+                continue
+            try:
+                vec = np.asarray(parts[1:], dtype=np.float32)
+            except ValueError:
+                raise UserInputError(f"{p}:{lineno}: a value is not a number.") from None
+            if not np.all(np.isfinite(vec)):
+                raise UserInputError(f"{p}:{lineno}: a value is not finite.")
+            for i in targets:
+                rows.setdefault(i, vec)
+            for i in fallback:
+                if i not in rows:
+                    via_lower.setdefault(i, vec)
+    found_lower = {i: v for i, v in via_lower.items() if i not in rows}
+    if dim is None or not (rows or found_lower):
+        raise UserInputError(
+            f"{p} holds no vector of a word of the vocabulary ({len(index)} words); is it the "
+            "right file and language?"
+        )
+    vectors = np.stack([*rows.values(), *found_lower.values()])
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(
+        vectors.mean(axis=0), vectors.std(axis=0) + 1e-6, size=(len(vocabulary), dim)
+    ).astype(np.float32)
+    found = np.zeros(len(vocabulary), bool)
+    for i, v in (*rows.items(), *found_lower.items()):
+        matrix[i] = v
+        found[i] = True
+    matrix[PAD_ID] = 0.0
+    found[PAD_ID] = False
+    return WordVectors(matrix, found, exact=len(rows), lowercase=len(found_lower))
