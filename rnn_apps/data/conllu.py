@@ -17,7 +17,7 @@ Input caps: a file is at most `MAX_FILE_BYTES`; a sentence at most `MAX_SENTENCE
 tokens. Malformed lines are refused with one `UserInputError` naming the file and line.
 
 BIO helpers (`bio_spans`, `is_valid_bio`) read IOB2 tags (`B-X`, `I-X`, `O`) the way span
-scoring counts them: a span is a `B-X` followed by `I-X` of the same type.
+scoring counts them (conlleval / `seqeval`, or its strict mode).
 """
 
 from __future__ import annotations
@@ -268,10 +268,14 @@ def is_valid_bio(tags: Sequence[str]) -> bool:
     return True
 
 
-def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
-    """The entity spans `(type, start, end)` (end exclusive) of IOB2 tags, as strict span
-    scoring counts them: a `B-X` and the `I-X` that follow it; an `I-X` that does not continue
-    a span of its type starts none (it is an invalid sequence)."""
+def bio_spans(tags: Sequence[str], *, strict: bool = False) -> list[tuple[str, int, int]]:
+    """The entity spans `(type, start, end)` (end exclusive) of IOB2 tags.
+
+    By default as conlleval and `seqeval`'s default mode count them: an `I-X` that does not
+    continue a span of type X (after `O`, or after another type) starts a new span. With
+    `strict=True` (`seqeval`'s strict IOB2 mode) only a `B-X` starts a span and such an `I-X`
+    belongs to none. Tags without a `B-`/`I-` prefix (and `O`) are outside every span.
+    """
     spans: list[tuple[str, int, int]] = []
     kind, start = "", -1
     for i, tag in enumerate([*tags, "O"]):
@@ -280,5 +284,6 @@ def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
             continue
         if start >= 0:
             spans.append((kind, start, i))
-        kind, start = (tag_kind, i) if prefix == "B" else ("", -1)
+        begins = prefix == "B" or (prefix == "I" and not strict)
+        kind, start = (tag_kind, i) if begins else ("", -1)
     return spans

@@ -112,11 +112,18 @@ def test_files_refused_in_one_line(tmp_path):
 
 def test_bio_spans_and_validity_as_strict_span_scoring():
     tags = ["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC", "I-ORG", "O", "B-MISC"]
-    assert bio_spans(tags) == [("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 6), ("MISC", 8, 9)]
+    strict = [("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 6), ("MISC", 8, 9)]
+    assert bio_spans(tags, strict=True) == strict
+    # conlleval / seqeval's default: the stray I-ORG starts a span of its own.
+    assert bio_spans(tags) == sorted([*strict, ("ORG", 6, 7)], key=lambda s: s[1])
     assert not is_valid_bio(tags)  # I-ORG after I-LOC
     assert is_valid_bio(["B-PER", "I-PER", "O", "B-LOC"]) and is_valid_bio([])
     assert not is_valid_bio(["O", "I-PER"]) and not is_valid_bio(["I-PER"])
-    assert bio_spans(["O", "I-PER", "I-PER"]) == []
+    assert bio_spans(["O", "I-PER", "I-PER"], strict=True) == []
+    assert bio_spans(["O", "I-PER", "I-PER"]) == [("PER", 1, 3)]
+    # seqeval's README example: two entities (MISC 0-3, PER 4-5) in the first sentence.
+    assert bio_spans(["O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O"]) == [("MISC", 3, 6)]
+    assert bio_spans(["B-PER", "I-PER", "O"]) == [("PER", 0, 2)]
 
 
 @pytest.mark.parametrize(
