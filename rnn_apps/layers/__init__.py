@@ -7,6 +7,7 @@ with `keras.saving.load_model(path, safe_mode=True)` after `import rnn_apps`.
 | module | layers |
 | --- | --- |
 | `pooling` | `MaskedGlobalMaxPooling1D` |
+| `char_encoder` | `CharEncoder` (a word's characters -> a vector; sequence tagging) |
 | `crf` | `CRF` (linear-chain CRF: log-likelihood, Viterbi decoding; sequence tagging) |
 | `segrnn` | `SegRNN` (forecasting) |
 | `dlinear` | `DLinear` (forecasting) |
@@ -17,6 +18,7 @@ with `keras.saving.load_model(path, safe_mode=True)` after `import rnn_apps`.
 | `sentiment_preprocessor` | `SentimentPreprocessor` (texts -> token ids; postprocess) |
 | `translate_preprocessor` | `TranslatePreprocessor` (source sentences -> ids; ids -> text) |
 | `textgen_preprocessor` | `TextGenPreprocessor` = `Vocabulary` (texts <-> token ids) |
+| `tagging_preprocessor` | `TaggingPreprocessor` (tokens -> word and character ids; tags) |
 
 The task preprocessors are layers, as keras-hub's preprocessors are: adapted on training data
 only (their `adapt`), they map a task's raw input to the model's input tensors in a `tf.data`
@@ -24,12 +26,14 @@ pipeline (`ds.map(pre)`), in a functional Keras model and in the exported SavedM
 an export tracks them as attributes of the task (`Task.track`), without a per-task hook.
 """
 
+from rnn_apps.layers.char_encoder import CharEncoder
 from rnn_apps.layers.crf import CRF
 from rnn_apps.layers.dlinear import DLinear
 from rnn_apps.layers.forecast_preprocessor import ForecastPreprocessor
 from rnn_apps.layers.pooling import MaskedGlobalMaxPooling1D
 from rnn_apps.layers.segrnn import SegRNN
 from rnn_apps.layers.sentiment_preprocessor import SentimentPreprocessor
+from rnn_apps.layers.tagging_preprocessor import TaggingPreprocessor
 from rnn_apps.layers.text import (
     CapIds,
     HeadTailCrop,
@@ -44,6 +48,7 @@ from rnn_apps.layers.window_norm import AddLastValue, LastValueCentering, TakeTa
 
 __all__ = [
     "CRF",
+    "CharEncoder",
     "AddLastValue",
     "DLinear",
     "LastValueCentering",
@@ -58,6 +63,7 @@ __all__ = [
     "MaskedGlobalMaxPooling1D",
     "ForecastPreprocessor",
     "SentimentPreprocessor",
+    "TaggingPreprocessor",
     "TextGenPreprocessor",
     "TranslatePreprocessor",
 ]
