@@ -139,54 +139,59 @@ class CRF(keras.layers.Layer):
 
     def log_partition(self, potentials: Any, mask: Any = None) -> Any:
         """log Z of each sentence (B,) by the forward algorithm; 0 for an empty sentence."""
+        import tensorflow as tf
+
         trans, start, end = self._scores()
         potentials = ops.cast(potentials, "float32")
         mask = self._mask(potentials, mask)
         alpha = start[None, :] + potentials[:, 0]  # (B, K)
 
-        def step(alpha, inputs):
-            emit, m = inputs  # (B, K), (B,)
-            new = ops.logsumexp(alpha[:, :, None] + trans[None], axis=1) + emit
-            return ops.where(m[:, None], new, alpha), None
+        def step(t, alpha):
+            new = ops.logsumexp(alpha[:, :, None] + trans[None], axis=1) + potentials[:, t]
+            return t + 1, ops.where(mask[:, t, None], new, alpha)
 
-        xs = (ops.transpose(potentials[:, 1:], [1, 0, 2]), ops.transpose(mask[:, 1:]))
-        alpha, _ = ops.scan(step, alpha, xs)
+        steps = tf.shape(potentials)[1]
+        _, alpha = tf.while_loop(lambda t, _: t < steps, step, (tf.constant(1), alpha))
         log_z = ops.logsumexp(alpha + end[None, :], axis=1)
         return ops.where(ops.any(mask, axis=1), log_z, 0.0)
 
     def decode(self, potentials: Any, mask: Any = None) -> tuple[Any, Any]:
         """Viterbi: the best tags (B, T) int32 (0 on padded steps) and their scores (B,)."""
+        import tensorflow as tf
+
         trans, start, end = self._scores()
         potentials = ops.cast(potentials, "float32")
         mask = self._mask(potentials, mask)
-        k = self.num_tags
+        steps = tf.shape(potentials)[1]
+        identity = tf.range(self.num_tags, dtype=tf.int32)
         delta = start[None, :] + potentials[:, 0]  # (B, K)
-        identity = ops.arange(k, dtype="int32")
+        backs = tf.TensorArray(tf.int32, size=steps, element_shape=tf.TensorShape([None, None]))
+        backs = backs.write(0, tf.zeros_like(delta, tf.int32))  # unused: step 0 has no past
 
-        def forward(delta, inputs):
-            emit, m = inputs
+        def forward(t, delta, backs):
             cand = delta[:, :, None] + trans[None]  # (B, K prev, K next)
-            best_prev = ops.cast(ops.argmax(cand, axis=1), "int32")  # (B, K)
-            new = ops.max(cand, axis=1) + emit
-            back = ops.where(m[:, None], best_prev, identity[None, :])
-            # (the TF backend's scan stacks outputs in the dtype of its inputs)
-            return ops.where(m[:, None], new, delta), ops.cast(back, "float32")
+            best_prev = tf.argmax(cand, axis=1, output_type=tf.int32)  # (B, K)
+            new = tf.reduce_max(cand, axis=1) + potentials[:, t]
+            m = mask[:, t, None]
+            back = tf.where(m, best_prev, identity[None, :])  # padding: stay on the same tag
+            return t + 1, tf.where(m, new, delta), backs.write(t, back)
 
-        xs = (ops.transpose(potentials[:, 1:], [1, 0, 2]), ops.transpose(mask[:, 1:]))
-        delta, backs = ops.scan(forward, delta, xs)
-        backs = ops.cast(backs, "int32")  # (T - 1, B, K)
+        _, delta, backs = tf.while_loop(
+            lambda t, *_: t < steps, forward, (tf.constant(1), delta, backs)
+        )
         final = delta + end[None, :]
-        last = ops.cast(ops.argmax(final, axis=1), "int32")  # (B,)
-        score = ops.max(final, axis=1)
+        last = tf.argmax(final, axis=1, output_type=tf.int32)  # (B,)
+        best = tf.TensorArray(tf.int32, size=steps, element_shape=tf.TensorShape([None]))
+        best = best.write(steps - 1, last)
 
-        def backward(tag, back):  # back (B, K): the best previous tag of each tag
-            prev = ops.take_along_axis(back, tag[:, None], axis=1)[:, 0]
-            return prev, prev
+        def backward(t, tag, best):  # tag at step t -> the best tag at step t - 1
+            prev = tf.gather(backs.read(t), tag, batch_dims=1)
+            return t - 1, prev, best.write(t - 1, prev)
 
-        _, earlier = ops.scan(backward, last, backs, reverse=True)  # (T - 1, B): tags 0..T-2
-        best = ops.concatenate([ops.transpose(earlier), last[:, None]], axis=1)  # (B, T)
-        any_real = ops.any(mask, axis=1)
-        return ops.where(mask, best, 0), ops.where(any_real, score, 0.0)
+        _, _, best = tf.while_loop(lambda t, *_: t > 0, backward, (steps - 1, last, best))
+        tags = tf.transpose(best.stack())  # (T, B) -> (B, T)
+        any_real = tf.reduce_any(mask, axis=1)
+        return tf.where(mask, tags, 0), tf.where(any_real, tf.reduce_max(final, axis=1), 0.0)
 
     # ------------------------------------------------------------------ Keras
     def call(self, potentials: Any, mask: Any = None) -> Any:

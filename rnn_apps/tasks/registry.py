@@ -55,6 +55,7 @@ TASKS: dict[str, TaskEntry] = {
         TaskEntry("textgen", "rnn_apps.tasks.textgen:TextGenerator", "rnn_apps.cli.textgen:CLI"),
         TaskEntry("forecast", "rnn_apps.tasks.forecast:Forecaster", "rnn_apps.cli.forecast:CLI"),
         TaskEntry("translate", "rnn_apps.tasks.translate:Translator", "rnn_apps.cli.translate:CLI"),
+        TaskEntry("tag", "rnn_apps.tasks.tagging:Tagger", "rnn_apps.cli.tag:CLI"),
     )
 }
 

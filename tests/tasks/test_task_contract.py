@@ -123,11 +123,44 @@ def _translate(tmp_path):
     )  # fmt: skip
 
 
+def _tag(tmp_path):
+    from rnn_apps.tasks.tagging import TaggingConfig, tag_sentences, tag_texts
+
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(120):  # UPOS-like tags that depend on the next word
+        words = list(rng.choice(["a", "b", "c", "d"], size=rng.integers(2, 7)))
+        tags = ["NOUN" if nxt == "a" else "VERB" for nxt in [*words[1:], None]]
+        lines.append(f"# sent_id = s{i}")
+        for j, (w, t) in enumerate(zip(words, tags), 1):
+            lines.append(f"{j}\t{w}\t{w}\t{t}\t_\t_\t0\tdep\t_\t_")
+        lines.append("")
+    path = tmp_path / "tiny.conllu"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    from rnn_apps.data.conllu import read_conllu
+
+    sentences = read_conllu(path)
+    config = TaggingConfig(
+        embedding_dim=8, char_embedding_dim=4, char_units=4, units=8, num_layers=1, epochs=2,
+        batch_size=16, learning_rate=0.02, dropout=0.0, patience=1, verbose=0,
+    )  # fmt: skip
+    bad = [
+        (lambda m: tag_sentences(m, [["a"] * 10_001]), "at most 10000"),
+        (lambda m: tag_texts(m, [None]), r"texts\[0\] is None"),
+        (lambda m: tag_sentences(m, [["a", ""]]), "an empty token"),
+    ]
+    return (
+        config, sentences[:100], sentences[100:], ["--data", str(path)], ["--data", str(path)],
+        ["a b a.", ""], bad,
+    )  # fmt: skip
+
+
 SETUPS = {
     "forecast": _forecast,
     "sentiment": _sentiment,
     "textgen": _textgen,
     "translate": _translate,
+    "tag": _tag,
 }
 
 
