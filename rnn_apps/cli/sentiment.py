@@ -48,6 +48,7 @@ _TRAIN_FLAGS = {
     "units": int,
     "batch_size": int,
     "max_train_minutes": float,
+    "word_vectors": str,
 }
 
 

@@ -597,3 +597,36 @@ def test_group_column_of_a_csv(tmp_path, monkeypatch, capsys):
     report = json.loads((tmp_path / "g" / "report.json").read_text())
     assert report["validation"]["split"] == "by group"
     assert report["validation"]["num_examples"] % 8 == 0  # whole movies of 8 reviews
+
+
+def test_pretrained_word_vectors_start_the_rnn_embedding(tmp_path):
+    from types import SimpleNamespace
+
+    from rnn_apps.tasks.sentiment import model as model_lib
+    from rnn_apps.tasks.sentiment.encoder_init import start_rnn_branch
+
+    texts, _ = corpus(80)
+    pre = SentimentPreprocessor(TINY["max_tokens"], TINY["max_length"], ["neg", "pos"])
+    pre.adapt(texts)
+    vocab = pre.get_vocabulary()
+    rng = np.random.default_rng(0)
+    table = {w: rng.normal(size=8).round(3) for w in vocab[2:12]}  # 10 of the words
+    path = tmp_path / "vectors.txt"
+    path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in table.items()))
+    cfg = SentimentConfig(**{**TINY, "word_vectors": str(path)})
+    srun = SimpleNamespace(
+        config=cfg, pre=pre, word_vectors=None, word_vectors_done=False,
+        word_vector_coverage=None, lap=lambda name: None,
+    )  # fmt: skip
+    branch = model_lib.build_rnn_branch(cfg, 40, 1)
+    start_rnn_branch(srun, branch, rnn_ds=None)
+    emb = branch.get_layer("rnn_classifier").get_layer("embedding").embeddings.numpy()
+    for w, v in table.items():
+        np.testing.assert_allclose(emb[vocab.index(w)], v, atol=1e-6)
+    assert not emb[0].any()
+    assert srun.word_vector_coverage == pytest.approx(10 / (len(vocab[:40]) - 2))
+    # Vectors of another width than embedding_dim: one line naming the fix.
+    wide = SentimentConfig(**{**TINY, "embedding_dim": 16, "word_vectors": str(path)})
+    srun.config, srun.word_vectors_done = wide, False
+    with pytest.raises(UserInputError, match="vectors of 8 values but embedding_dim is 16"):
+        start_rnn_branch(srun, model_lib.build_rnn_branch(wide, 40, 1), rnn_ds=None)

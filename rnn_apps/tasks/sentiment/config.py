@@ -43,6 +43,9 @@ class SentimentConfig(TaskConfig):
         embedding_init: `"ppmi"`: start the RNN's embedding from word vectors learned on the
             training texts (`rnn_apps.embeddings.ppmi_svd_embeddings`); None: random.
         embedding_window: Co-occurrence window of the `"ppmi"` vectors.
+        word_vectors: Path of pretrained word vectors (GloVe / word2vec / fastText text
+            format, `rnn_apps.embeddings.load_word_vectors`) to start the RNN's embedding
+            from instead of `embedding_init`; their width must be `embedding_dim`.
         cell: `"gru"` or `"lstm"`.
         units: Units per direction of each recurrent layer.
         num_layers: Stacked bidirectional layers.
@@ -115,6 +118,7 @@ class SentimentConfig(TaskConfig):
     embedding_dim: int = 128
     embedding_init: str | None = "ppmi"
     embedding_window: int = 5
+    word_vectors: str | None = None
     cell: str = "gru"
     units: int = 64
     num_layers: int = 1

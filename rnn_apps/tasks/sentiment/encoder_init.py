@@ -2,7 +2,9 @@
 
 Before it learns the labels, a freshly built RNN branch gets
 
-- with `embedding_init="ppmi"`, an embedding of PPMI + SVD word vectors
+- with `word_vectors` (a path), an embedding of those pretrained vectors
+  (`pretrained_vectors`); else with `embedding_init="ppmi"`, an embedding of PPMI + SVD word
+  vectors
   (`model.ppmi_vectors`) counted on the training texts, and on the unlabelled ones too with
   `ppmi_unlabelled`;
 - with `lm_pretrain_epochs` (by default 4 when `fit` gets unlabelled texts, else 0), an
@@ -35,16 +37,49 @@ def start_rnn_branch(srun: Any, rnn: Any, rnn_ds: Any, tokenised: Any = None) ->
         tokenised: Batches of exactly the training + unlabelled texts, if at hand (the
             word vectors then read them instead of tokenising those texts again).
     """
-    if srun.config.embedding_init == "ppmi":
+    cfg = srun.config
+    if cfg.word_vectors or cfg.embedding_init == "ppmi":
         embedding = rnn.get_layer("rnn_classifier").get_layer("embedding")
         if not srun.word_vectors_done:
-            srun.word_vectors = word_vectors(srun, int(embedding.input_dim), tokenised)
+            rows = int(embedding.input_dim)
+            srun.word_vectors = (
+                pretrained_vectors(srun, rows)
+                if cfg.word_vectors
+                else word_vectors(srun, rows, tokenised)
+            )
             srun.word_vectors_done = True
             srun.lap("word_vectors")
         if srun.word_vectors is not None:
             embedding.embeddings.assign(srun.word_vectors)
     if lm_pretrain_epochs(srun):
         pretrain_or_restore(srun, rnn, rnn_ds)
+
+
+def pretrained_vectors(srun: Any, rows: int) -> np.ndarray:
+    """The rows of `config.word_vectors` for the first `rows` ids of the vocabulary (words
+    without a vector drawn around the others, padding zero).
+
+    Raises:
+        UserInputError: the file cannot be read, or its width is not `embedding_dim`.
+    """
+    from rnn_apps.embeddings import load_word_vectors
+    from rnn_apps.errors import UserInputError
+    from rnn_apps.progress import step
+
+    cfg = srun.config
+    vocabulary = srun.pre.get_vocabulary()[:rows]
+    with step(f"Reading word vectors for {len(vocabulary)} words", cfg.verbose):
+        wv = load_word_vectors(cfg.word_vectors, vocabulary, seed=cfg.seed)
+    width = wv.matrix.shape[1]
+    if width != cfg.embedding_dim:
+        raise UserInputError(
+            f"{cfg.word_vectors} holds vectors of {width} values but embedding_dim is "
+            f"{cfg.embedding_dim}; set embedding_dim: {width}."
+        )
+    srun.word_vector_coverage = wv.coverage
+    matrix = np.zeros((rows, width), np.float32)
+    matrix[: len(vocabulary)] = wv.matrix
+    return matrix
 
 
 def word_vectors(srun: Any, rows: int, tokenised: Any = None) -> np.ndarray | None:

@@ -54,6 +54,8 @@ class SentimentRun:
         word_vectors: The RNN's starting embedding, once computed (`encoder_init`); None
             before or when the texts are too small.
         word_vectors_done: `word_vectors` was computed (it may be None).
+        word_vector_coverage: With `config.word_vectors`, the share of the vocabulary found
+            in that file.
         pretrained: The language-model-pretrained encoder weights by layer name, once
             computed (`encoder_init`).
         lm_pretrain: The pretraining's record: its history, or why it was skipped.
@@ -75,6 +77,7 @@ class SentimentRun:
     clock: float = dataclasses.field(default_factory=time.monotonic)
     word_vectors: np.ndarray | None = None
     word_vectors_done: bool = False
+    word_vector_coverage: float | None = None
     pretrained: dict[str, list[Any]] | None = None
     lm_pretrain: dict[str, Any] = dataclasses.field(default_factory=dict)
 

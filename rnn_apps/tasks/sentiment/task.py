@@ -85,7 +85,8 @@ class SentimentClassifier(Task):
     Learned state after `fit` or `load`: `preprocessor_` (vocabulary, class names), `model_`,
     `history_` (`{"ngram": ..., "rnn": ...}`), `epochs_`, `num_distilled_` (unlabelled texts
     the RNN learnt the teacher on), `lm_pretrain_` (the language-model pretraining's history,
-    or why it was skipped), `step_seconds_`, `validation_metrics_` (accuracy of each branch
+    or why it was skipped), `word_vector_coverage_` (with `word_vectors`: the share of the
+    vocabulary found there), `step_seconds_`, `validation_metrics_` (accuracy of each branch
     and of the blend, blend weights), `validation_report_` (all metrics of the blend on the
     validation split), `refit_` (the refit on all labelled texts: its epochs, or why it was
     skipped), `train_seconds_`; after a refit in this process also `selection_model_` (the
@@ -217,6 +218,7 @@ class SentimentClassifier(Task):
             if model is not None:
                 self.selection_model_, self.model_ = self.model_, model
         self.lm_pretrain_ = srun.lm_pretrain
+        self.word_vector_coverage_ = srun.word_vector_coverage
         self.epochs_ = {k: len(h.get("loss", [])) for k, h in self.history_.items()}
 
     # ------------------------------------------------------------------ Task hooks
@@ -287,6 +289,7 @@ class SentimentClassifier(Task):
             "step_seconds": getattr(self, "step_seconds_", {}),
             "num_distilled": getattr(self, "num_distilled_", 0),
             "lm_pretrain": getattr(self, "lm_pretrain_", {}),
+            "word_vector_coverage": getattr(self, "word_vector_coverage_", None),
             "refit": getattr(self, "refit_", {}),
             "epochs": getattr(self, "epochs_", {}),
             "validation_metrics": getattr(self, "validation_metrics_", {}),
@@ -301,6 +304,7 @@ class SentimentClassifier(Task):
         self.step_seconds_ = state.get("step_seconds", {})
         self.num_distilled_ = state.get("num_distilled", 0)
         self.lm_pretrain_ = state.get("lm_pretrain", {})
+        self.word_vector_coverage_ = state.get("word_vector_coverage")
         self.refit_ = state.get("refit", {})
         self.validation_metrics_ = state.get("validation_metrics", {})
         self.validation_report_ = state.get("validation_report", {})
