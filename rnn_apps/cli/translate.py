@@ -48,6 +48,7 @@ _TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
     "--batch-size": ("batch_size", int),
     "--beam-width": ("beam_width", int),
     "--max-train-minutes": ("max_train_minutes", float),
+    "--word-vectors": ("word_vectors", str),
 }
 
 

@@ -327,3 +327,23 @@ def test_killed_training_resumes_from_backup(workdir, tmp_path):
     # Kills a little after the first backup appeared (mid-way through the next epoch).
     state = run_kill_and_resume_test(cmd, Path("run"), "seq2seq", cwd=tmp_path, timeout=600)
     assert 1 <= len(state["history"]["seq2seq"]["loss"]) < 4  # resumed after a backup
+
+
+def test_pretrained_source_word_vectors_start_the_encoder_embedding(tmp_path):
+    from rnn_apps.tasks.translate import model as model_lib
+
+    vectors = {"i": [0.5, -1.0, 2.0, 0.0], "tired": [1.0, 1.0, 1.0, 1.0]}
+    path = tmp_path / "en.vec"
+    path.write_text("2 4\n" + "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+    cfg = TranslateConfig(embedding_dim=4, units=4, word_vectors=str(path))
+    parts = model_lib.build_translation_model(cfg, 10, 10)
+    vocab = ["", "[UNK]", "i", "am", "tired", "."]
+    coverage = model_lib.set_source_word_vectors(parts.training_model, cfg, vocab)
+    emb = parts.training_model.get_layer("encoder_embedding").embeddings.numpy()
+    np.testing.assert_allclose(emb[[2, 4]], [vectors["i"], vectors["tired"]])
+    assert coverage == 0.5 and not emb[0].any() and not emb[6:].any()
+    wide = cfg.replace(embedding_dim=8)
+    with pytest.raises(UserInputError, match="vectors of 4 values but embedding_dim is 8"):
+        model_lib.set_source_word_vectors(
+            model_lib.build_translation_model(wide, 10, 10).training_model, wide, vocab
+        )

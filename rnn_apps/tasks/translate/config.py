@@ -27,6 +27,9 @@ class TranslateConfig(TaskConfig):
             longer source sentence is cut there (training pairs with a longer side are
             dropped).
         embedding_dim: Token embedding width E.
+        word_vectors: Path of pretrained word vectors of the *source* language (GloVe /
+            word2vec / fastText text format, `rnn_apps.embeddings.load_word_vectors`) to start
+            the encoder's embedding from; their width must be `embedding_dim`.
         units: Recurrent units U (encoder per direction and decoder).
         cell: `"gru"` or `"lstm"`.
         attention: `"additive"` (Bahdanau), `"dot"` (Luong) or None (plain encoder-decoder).
@@ -53,6 +56,7 @@ class TranslateConfig(TaskConfig):
     target_vocab_size: int = 8000
     max_tokens: int = 32
     embedding_dim: int = 128
+    word_vectors: str | None = None
     units: int = 192
     cell: str = "gru"
     attention: str | None = "additive"

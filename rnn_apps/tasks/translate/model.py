@@ -36,6 +36,34 @@ def build_translation_model(
     )
 
 
+def set_source_word_vectors(model: Any, config: Any, vocabulary: list[str]) -> float:
+    """Starts the encoder's embedding (layer `encoder_embedding` of `model`) from the
+    pretrained vectors of `config.word_vectors` for the source `vocabulary` (id order);
+    returns the share of the vocabulary found there.
+
+    Raises:
+        UserInputError: the file cannot be read, or its width is not `embedding_dim`.
+    """
+    import numpy as np
+
+    from rnn_apps.embeddings import load_word_vectors
+    from rnn_apps.errors import UserInputError
+
+    embedding = model.get_layer("encoder_embedding")
+    rows = int(embedding.input_dim)
+    wv = load_word_vectors(config.word_vectors, list(vocabulary)[:rows], seed=config.seed)
+    width = wv.matrix.shape[1]
+    if width != config.embedding_dim:
+        raise UserInputError(
+            f"{config.word_vectors} holds vectors of {width} values but embedding_dim is "
+            f"{config.embedding_dim}; set embedding_dim: {width}."
+        )
+    matrix = np.zeros((rows, width), np.float32)
+    matrix[: len(wv.matrix)] = wv.matrix
+    embedding.embeddings.assign(matrix)
+    return wv.coverage
+
+
 def masked_token_loss(label_smoothing: float = 0.0):
     """Cross-entropy of (B, T) target ids (0 = padding, ignored) against (B, T, V) logits,
     per token (B, T), 0 on padding (Keras averages over the real tokens with the mask the

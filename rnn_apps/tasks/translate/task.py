@@ -95,7 +95,8 @@ class Translator(Task):
     Learned state after `fit` or `load`: `preprocessor_`, `model_` (the teacher-forcing
     training model), `encoder_` and `decoder_` (its inference parts), `history_`,
     `epochs_`, `train_seconds_`, `weight_average_` (validation loss of the raw and the
-    averaged weights and which was kept; None without `ema_momentum`).
+    averaged weights and which was kept; None without `ema_momentum`),
+    `word_vector_coverage_` (with `word_vectors`: the share of the source vocabulary found).
 
     Example:
         >>> splits = split_pairs(load_fra_eng())
@@ -162,6 +163,12 @@ class Translator(Task):
             )
             model_lib.compile_translation_model(parts_.training_model, cfg)
         self.model_, self.encoder_, self.decoder_ = parts_
+        self.word_vector_coverage_ = None
+        if cfg.word_vectors:
+            vocabulary = pre.source_vectorizer.get_vocabulary()
+            self.word_vector_coverage_ = model_lib.set_source_word_vectors(
+                self.model_, cfg, vocabulary
+            )
         self.time_budget_exhausted_ = False
         self.train_model(
             self.model_,
@@ -320,6 +327,7 @@ class Translator(Task):
             **self.preprocessor_.get_state(),
             "epochs": getattr(self, "epochs_", 0),
             "weight_average": getattr(self, "weight_average_", None),
+            "word_vector_coverage": getattr(self, "word_vector_coverage_", None),
         }
 
     def set_state(self, state: Any, model_file: Path) -> None:
@@ -333,6 +341,7 @@ class Translator(Task):
         self.model_, self.encoder_, self.decoder_ = parts
         self.epochs_ = state.get("epochs", 0)
         self.weight_average_ = state.get("weight_average")
+        self.word_vector_coverage_ = state.get("word_vector_coverage")
 
     def _write_model(self, path: Path) -> None:
         self.model_.save_weights(path)
