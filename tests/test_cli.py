@@ -226,3 +226,18 @@ def test_unknown_fit_parameter_and_non_finite_options_are_refused_in_one_line(tm
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+@pytest.mark.parametrize(
+    "argv, key",
+    [
+        (["translate", "train", "--attention", "none", "--units", "8"], "attention"),
+        (["tag", "train", "--char-encoder", "none", "--units", "8"], "char_encoder"),
+    ],
+)
+def test_a_none_flag_turns_an_option_off_and_the_others_stay_given(argv, key):
+    args = build_parser().parse_args(argv)
+    config = args.func.__self__._config(args)
+    assert getattr(config, key) is None and config.units == 8
+    default = build_parser().parse_args(argv[:2])
+    assert getattr(default.func.__self__._config(default), key) is not None

@@ -47,6 +47,7 @@ class CLI(TaskCLI):
     name = "tag"
     help = "sequence tagging: part of speech (UD English EWT or your CoNLL-U), named entities"
     strategies = ("default", "mirrored")
+    none_options = ("char_encoder",)
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
         if verb == "predict":
@@ -77,17 +78,7 @@ class CLI(TaskCLI):
         add_text_inputs(parser, "sentences")
 
     def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
-        out = {key: getattr(args, key, None) for _, (key, _) in _TRAIN_FLAGS.items()}
-        if out.get("char_encoder") == "none":
-            out["char_encoder"] = None
-            args.char_encoder_none = True
-        return out
-
-    def _config(self, args: argparse.Namespace) -> Any:
-        config = super()._config(args)
-        if getattr(args, "char_encoder_none", False):  # None means "not given" upstream
-            config = config.replace(char_encoder=None)
-        return config
+        return {key: getattr(args, key, None) for _, (key, _) in _TRAIN_FLAGS.items()}
 
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
         d = getattr(args, "data_dir", None)

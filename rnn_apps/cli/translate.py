@@ -72,6 +72,7 @@ class CLI(TaskCLI):
     name = "translate"
     help = "English <-> French translation (Tatoeba or your pairs file), beam search"
     strategies = ("default", "mirrored")
+    none_options = ("attention",)
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
         if verb == "predict":
@@ -122,17 +123,7 @@ class CLI(TaskCLI):
         parser.add_argument("--max-length", type=int, default=None, help="max output tokens")
 
     def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
-        out = {key: getattr(args, key, None) for _, (key, _) in _TRAIN_FLAGS.items()}
-        if out.get("attention") == "none":
-            out["attention"] = None
-            args.attention_none = True
-        return out
-
-    def _config(self, args: argparse.Namespace) -> Any:
-        config = super()._config(args)
-        if getattr(args, "attention_none", False):  # None means "not given" upstream
-            config = config.replace(attention=None)
-        return config
+        return {key: getattr(args, key, None) for _, (key, _) in _TRAIN_FLAGS.items()}
 
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
         if is_tfds_name(args.data):

@@ -75,11 +75,14 @@ class TaskCLI:
         name: The task word (`rnn-apps <name> ...`).
         help: One line for `rnn-apps --help`.
         strategies: The `--strategy` choices of `train`.
+        none_options: Config keys whose flag's value "none" sets the option to None.
     """
 
     name: str = ""
     help: str = ""
     strategies: tuple[str, ...] = ("default", "mirrored", "multi_worker")
+    #: Config keys whose flag takes "none" for None (`--attention none`).
+    none_options: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ hooks
     def task_class(self) -> Any:
@@ -214,7 +217,9 @@ class TaskCLI:
 
         values = load_config_file(getattr(args, "config", None))
         for key, value in self.config_overrides(args).items():
-            if value is not None:
+            if key in self.none_options and value == "none":
+                values[key] = None  # a flag's "none" turns the option off
+            elif value is not None:
                 values[key] = value
         if getattr(args, "seed", None) is not None:
             values["seed"] = args.seed
