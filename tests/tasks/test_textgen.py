@@ -431,3 +431,14 @@ def test_sigkill_mid_epoch_then_same_command_resumes_and_completes(tmp_path):
     state = run_kill_and_resume_test(cmd, out, "lm", cwd=tmp_path, kill_after=1.0)
     # Resumed: the second run trained only the epochs after the last backup.
     assert 1 <= len(state["history"]["lm"]["loss"]) < 3
+
+
+def test_fit_keeps_the_best_validation_epoch():
+    # Memorising a repetitive corpus: a text of other words gets worse after its best epoch.
+    other = "The quick brown fox jumps over the lazy dog; pack my box with five dozen jugs. " * 4
+    cfg = TextGenConfig(**{**TINY, "units": 32, "epochs": 8, "learning_rate": 0.05})
+    lm = TextGenerator(cfg).fit(CORPUS, other)
+    val = lm.history_["lm"]["val_loss"]
+    assert int(np.argmin(val)) < len(val) - 1, val  # the setup overfits
+    got = lm.evaluate(other, chunks=cfg.val_chunks)["nats_per_token"]
+    assert got == pytest.approx(min(val), rel=1e-4)

@@ -55,8 +55,9 @@ class TextGenerator(Task):
         >>> lm.generate("ROMEO:", max_new_tokens=200, temperature=0.8, seed=1)
         >>> lm.export("saved_models/my_lm")
 
-    Learned state (set by `fit` or `load`): `vocab_` (the preprocessor), `model_` (stateless
-    Keras model), `unigram_logits_`, `chars_per_token_`, `steps_per_epoch_`, `steps_run_`
+    With a validation text, `fit` keeps the weights of the epoch with the best validation
+    loss. Learned state (set by `fit` or `load`): `vocab_` (the preprocessor), `model_`
+    (stateless Keras model), `unigram_logits_`, `chars_per_token_`, `steps_per_epoch_`, `steps_run_`
     (optimizer steps, a resumed run's included), `history_`
     (`{"lm": {"loss", "val_loss", "lr": [per epoch]}}`), `train_seconds_`.
     """
@@ -85,6 +86,8 @@ class TextGenerator(Task):
         return strategy
 
     def _fit(self, train: Any, validation: Any, run: FitRun) -> None:
+        import keras
+
         from rnn_apps.tasks.textgen.callbacks import (
             EpochValidation,
             ResetStates,
@@ -116,6 +119,13 @@ class TextGenerator(Task):
             WarmupCosineSchedule(c, steps * c.epochs, run.deadline),
             EpochValidation(self, eval_model, validation or None),
         ]
+        if validation:  # keep the best validation epoch (never stops early: the schedule
+            # runs to its end); after EpochValidation, which writes `val_loss`
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=c.epochs, restore_best_weights=True
+                )
+            )
         if c.stateful:
             callbacks.insert(0, ResetStates())
         self.train_model(
