@@ -11,6 +11,7 @@ with `keras.saving.load_model(path, safe_mode=True)` after `import rnn_apps`.
 | `crf` | `CRF` (linear-chain CRF: log-likelihood, Viterbi decoding; sequence tagging) |
 | `segrnn` | `SegRNN` (forecasting) |
 | `dlinear` | `DLinear` (forecasting) |
+| `quantiles` | `NonCrossingQuantiles`, the loss `PinballLoss` (forecast quantiles) |
 | `window_norm` | `LastValueCentering`, `AddLastValue`, `TakeTargets` (forecasting) |
 | `text` | `NgramHashing`, `TfidfBag`, `CapIds`, `HeadTailCrop`, `LogitBlend` (sentiment) |
 | `text` | the metric `SoftBinaryAccuracy` (soft distillation targets) |
@@ -31,6 +32,7 @@ from rnn_apps.layers.crf import CRF
 from rnn_apps.layers.dlinear import DLinear
 from rnn_apps.layers.forecast_preprocessor import ForecastPreprocessor
 from rnn_apps.layers.pooling import MaskedGlobalMaxPooling1D
+from rnn_apps.layers.quantiles import NonCrossingQuantiles, PinballLoss
 from rnn_apps.layers.segrnn import SegRNN
 from rnn_apps.layers.sentiment_preprocessor import SentimentPreprocessor
 from rnn_apps.layers.tagging_preprocessor import TaggingPreprocessor
@@ -61,6 +63,8 @@ __all__ = [
     "NgramHashing",
     "TfidfBag",
     "MaskedGlobalMaxPooling1D",
+    "NonCrossingQuantiles",
+    "PinballLoss",
     "ForecastPreprocessor",
     "SentimentPreprocessor",
     "TaggingPreprocessor",
