@@ -46,6 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("path", help="SavedModel folder")
     show.set_defaults(func=_show)
+    serve = sub.add_parser(
+        "serve",
+        help="serve a SavedModel over HTTP with TF Serving's REST API (needs the serve extra)",
+        description="Serve a SavedModel over HTTP: GET /v1/models/NAME, GET "
+        "/v1/models/NAME/metadata, POST /v1/models/NAME:predict (TF Serving's REST API), GET "
+        "/healthz. Concurrent requests are batched. Install with `pip install rnn_apps[serve]`.",
+    )
+    serve.add_argument("--model", required=True, help="a SavedModel folder")
+    serve.add_argument("--name", default=None, help="model name in URLs (default: the folder)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--max-batch-size", type=int, default=64, help="rows per model call")
+    serve.add_argument(
+        "--batch-timeout-ms", type=float, default=2.0, help="how long a batch waits for rows"
+    )
+    serve.add_argument("--max-body-mb", type=float, default=8.0, help="largest request body")
+    serve.set_defaults(func=_serve)
     from rnn_apps.cli.verbs import registered_clis
 
     for cli in registered_clis():
@@ -69,6 +86,33 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     print("\nmetadata.json:", file=out)
     print(json.dumps({k: v for k, v in meta.items() if k != "signatures"}, indent=2), file=out)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from rnn_apps.errors import UserInputError
+
+    try:
+        from rnn_apps.serving import ModelServer, serve
+    except ImportError as err:  # pragma: no cover - tornado missing
+        raise UserInputError(
+            f"rnn-apps serve needs the serve extra ({err}): pip install 'rnn_apps[serve]'."
+        ) from None
+    if args.max_batch_size < 1 or args.batch_timeout_ms < 0 or args.max_body_mb <= 0:
+        raise UserInputError(
+            "--max-batch-size must be >= 1, --batch-timeout-ms >= 0 and --max-body-mb > 0."
+        )
+    server = ModelServer(
+        args.model, name=args.name, max_batch_size=args.max_batch_size,
+        batch_timeout_ms=args.batch_timeout_ms, max_body_bytes=int(args.max_body_mb * 2**20),
+    )  # fmt: skip
+    print(
+        f"serving {server.name!r} ({', '.join(sorted(server.signatures))}) on "
+        f"http://{args.host}:{args.port}/v1/models/{server.name}",
+        file=sys.stderr,
+        flush=True,
+    )
+    serve(server, host=args.host, port=args.port)
     return 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnn_apps.errors import UserInputError
+from rnn_apps.errors import UserInputError, graph_error
 from rnn_apps.tasks.forecast.baselines import naive_baselines
 from rnn_apps.tasks.forecast.preprocessor import check_timestamps, make_windows, select_frame
 
@@ -94,20 +93,6 @@ def forecast_windows(model: Any, windows: Any, *, batch_size: int = 256) -> np.n
             "the windows' values and units."
         )
     return forecast
-
-
-def graph_error(err: Any) -> str:
-    """The message a graph check (`assert_*`, `check_numerics`) was given, without TF's node
-    listing: one line."""
-    text = str(getattr(err, "message", err))
-    found = re.search(r"assertion failed: \[(.*?)\]", text, flags=re.S)
-    if found:
-        return " ".join(found.group(1).split())
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith(("Graph execution error", "Detected at node", "[[")):
-            return " ".join(line.split(" : Tensor had")[0].split())
-    return text.strip().splitlines()[0] if text.strip() else "?"
 
 
 def series_frame(model: Any, data: Any, options: Mapping[str, Any] | None = None) -> pd.DataFrame:
