@@ -181,7 +181,7 @@ def recorded_command(
         words += [data_option, DATA_MIRROR]
 
     def value_of(option: str | None, value: str) -> str:
-        if option == data_option:
+        if option is not None and option == data_option:
             return DATA_MIRROR
         if option in placeholders:
             return _scrub_path(value, placeholders[option])

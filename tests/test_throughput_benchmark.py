@@ -112,6 +112,10 @@ def test_recorded_command_has_no_machine_paths(harness, tmp_path):
     assert harness.recorded_command("x.py", ["--quick"], data_option=None) == (
         "python benchmarks/x.py --quick"
     )
+    # Without a data option, option values stay as given.
+    assert harness.recorded_command(
+        "x.py", ["--models", "a", "b", "--n", "3"], data_option=None
+    ) == ("python benchmarks/x.py --models a b --n 3")
     dropped = ["--deadline", "23:20", "--work-dir=/tmp/w", "--max-train-minutes", "58"]
     assert harness.recorded_command(
         "sentiment_imdb.py", dropped, drop_options=("--deadline", "--work-dir")
