@@ -42,6 +42,8 @@ class TaggingConfig(TaskConfig):
         patience: Early-stopping patience (epochs).
         validation_fraction: Held-out share of the training sentences when `fit` gets no
             validation sentences.
+        max_train_minutes: Wall-clock budget of training (default 30 minutes: UD English EWT
+            on a 2-core CPU); None = until `epochs` or early stopping.
     """
 
     column: str = "upos"
@@ -64,6 +66,7 @@ class TaggingConfig(TaskConfig):
     learning_rate: float = 2e-3
     patience: int = 3
     validation_fraction: float = 0.1
+    max_train_minutes: float | None = 30.0
 
     task_name: ClassVar[str] = "tag"
 
@@ -80,3 +83,4 @@ class TaggingConfig(TaskConfig):
         self.require_range("dropout", 0.0, 1.0)
         self.require_range("recurrent_dropout", 0.0, 1.0)
         self.require_range("validation_fraction", 0.0, 1.0)
+        self.require_positive("max_train_minutes")
