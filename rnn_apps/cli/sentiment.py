@@ -41,14 +41,17 @@ from rnn_apps.cli.verbs import (
 )
 from rnn_apps.data.tfds import is_tfds_name
 
-_TRAIN_FLAGS = {
-    "epochs": int,
-    "max_tokens": int,
-    "sequence_length": int,
-    "units": int,
-    "batch_size": int,
-    "max_train_minutes": float,
-    "word_vectors": str,
+_TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
+    "--" + key.replace("_", "-"): (key, kind)
+    for key, kind in {
+        "epochs": int,
+        "max_tokens": int,
+        "sequence_length": int,
+        "units": int,
+        "batch_size": int,
+        "max_train_minutes": float,
+        "word_vectors": str,
+    }.items()
 }
 
 
@@ -103,6 +106,7 @@ def _load_with_groups(
 class CLI(TaskCLI):
     name = "sentiment"
     help = "text classification (IMDB or your CSV / folder of texts)"
+    train_flags = _TRAIN_FLAGS
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
         if verb == "predict":
@@ -133,21 +137,8 @@ class CLI(TaskCLI):
                 help="also learn from the 50,000 unlabelled IMDB reviews (IMDB only; slower)",
             )
 
-    def add_train_args(self, parser: argparse.ArgumentParser) -> None:
-        for key, kind in _TRAIN_FLAGS.items():
-            parser.add_argument(
-                "--" + key.replace("_", "-"),
-                dest=key,
-                type=kind,
-                default=None,
-                help=f"config option {key}",
-            )
-
     def add_predict_args(self, parser: argparse.ArgumentParser) -> None:
         add_text_inputs(parser, "texts")
-
-    def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
-        return {key: getattr(args, key, None) for key in _TRAIN_FLAGS}
 
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
         from rnn_apps.errors import UserInputError

@@ -48,6 +48,8 @@ class CLI(TaskCLI):
     help = "sequence tagging: part of speech (UD English EWT or your CoNLL-U), named entities"
     strategies = ("default", "mirrored")
     none_options = ("char_encoder",)
+    train_flags = _TRAIN_FLAGS
+    flag_choices = {"--head": ("crf", "softmax"), "--char-encoder": ("bilstm", "cnn", "none")}
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
         if verb == "predict":
@@ -63,22 +65,8 @@ class CLI(TaskCLI):
             parser.add_argument("--validation", default=None, help="validation file")
             parser.add_argument("--test", default=None, help="test file scored after training")
 
-    def add_train_args(self, parser: argparse.ArgumentParser) -> None:
-        choices = {
-            "--head": ("crf", "softmax"),
-            "--char-encoder": ("bilstm", "cnn", "none"),
-        }
-        for flag, (key, kind) in _TRAIN_FLAGS.items():
-            parser.add_argument(
-                flag, dest=key, type=kind, default=None, choices=choices.get(flag),
-                help=f"config option {key}",
-            )  # fmt: skip
-
     def add_predict_args(self, parser: argparse.ArgumentParser) -> None:
         add_text_inputs(parser, "sentences")
-
-    def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
-        return {key: getattr(args, key, None) for _, (key, _) in _TRAIN_FLAGS.items()}
 
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
         d = getattr(args, "data_dir", None)

@@ -79,6 +79,7 @@ class CLI(TaskCLI):
     name = "textgen"
     help = "character/word language models: train, score, generate, export"
     strategies = ("default", "mirrored")
+    train_flags = _TRAIN_FLAGS
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
         if verb == "predict":
@@ -101,7 +102,7 @@ class CLI(TaskCLI):
         from rnn_apps.tasks.textgen import CELLS, LEVELS
 
         choices = {"--level": LEVELS, "--cell": CELLS}
-        for flag, (key, kind) in _TRAIN_FLAGS.items():
+        for flag, (key, kind) in self.train_flags.items():
             names = [flag] + (["--max-train-minutes"] if key == "max_train_minutes" else [])
             parser.add_argument(
                 *names,
@@ -141,7 +142,7 @@ class CLI(TaskCLI):
         )
 
     def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
-        out = {key: getattr(args, key, None) for key, _ in _TRAIN_FLAGS.values()}
+        out = super().config_overrides(args)
         out["stateful"] = getattr(args, "stateful", None)
         return out
 

@@ -73,6 +73,12 @@ class CLI(TaskCLI):
     help = "English <-> French translation (Tatoeba or your pairs file), beam search"
     strategies = ("default", "mirrored")
     none_options = ("attention",)
+    train_flags = _TRAIN_FLAGS
+    flag_choices = {
+        "--direction": ("en-fr", "fr-en"),
+        "--cell": ("gru", "lstm"),
+        "--attention": ("additive", "dot", "none"),
+    }
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
         if verb == "predict":
@@ -101,29 +107,10 @@ class CLI(TaskCLI):
         )
         add_tfds_args(parser)
 
-    def add_train_args(self, parser: argparse.ArgumentParser) -> None:
-        choices = {
-            "--direction": ("en-fr", "fr-en"),
-            "--cell": ("gru", "lstm"),
-            "--attention": ("additive", "dot", "none"),
-        }
-        for flag, (key, kind) in _TRAIN_FLAGS.items():
-            parser.add_argument(
-                flag,
-                dest=key,
-                type=kind,
-                default=None,
-                choices=choices.get(flag),
-                help=f"config option {key}",
-            )
-
     def add_predict_args(self, parser: argparse.ArgumentParser) -> None:
         add_text_inputs(parser, "sentences")
         parser.add_argument("--beam-width", type=int, default=None, help="1 = greedy")
         parser.add_argument("--max-length", type=int, default=None, help="max output tokens")
-
-    def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
-        return {key: getattr(args, key, None) for _, (key, _) in _TRAIN_FLAGS.items()}
 
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
         if is_tfds_name(args.data):

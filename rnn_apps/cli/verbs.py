@@ -76,6 +76,8 @@ class TaskCLI:
         help: One line for `rnn-apps --help`.
         strategies: The `--strategy` choices of `train`.
         none_options: Config keys whose flag's value "none" sets the option to None.
+        train_flags, flag_choices: `train`'s config flags (`{"--flag": (key, type)}`) and
+            the allowed values of some; `add_train_args` and `config_overrides` read them.
     """
 
     name: str = ""
@@ -83,6 +85,10 @@ class TaskCLI:
     strategies: tuple[str, ...] = ("default", "mirrored", "multi_worker")
     #: Config keys whose flag takes "none" for None (`--attention none`).
     none_options: tuple[str, ...] = ()
+    #: `train`'s config flags: `{"--flag": (config key, type)}`.
+    train_flags: dict[str, tuple[str, Any]] = {}
+    #: The allowed values of some `train_flags`.
+    flag_choices: dict[str, tuple[Any, ...]] = {}
 
     # ------------------------------------------------------------------ hooks
     def task_class(self) -> Any:
@@ -95,14 +101,20 @@ class TaskCLI:
         """Adds the options naming the data of `verb` (`train`, `evaluate`, `predict`)."""
 
     def add_train_args(self, parser: argparse.ArgumentParser) -> None:
-        """Adds the task's configuration flags of `train` (each overrides one config key)."""
+        """Adds the task's configuration flags of `train` (each overrides one config key):
+        by default one per `train_flags` entry, with the `flag_choices`."""
+        for flag, (key, kind) in self.train_flags.items():
+            parser.add_argument(
+                flag, dest=key, type=kind, default=None, choices=self.flag_choices.get(flag),
+                help=f"config option {key}",
+            )  # fmt: skip
 
     def add_predict_args(self, parser: argparse.ArgumentParser) -> None:
         """Adds the options of `predict` besides `--model`."""
 
     def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
         """Config keys set by the `add_train_args` flags (None = not given)."""
-        return {}
+        return {key: getattr(args, key, None) for key, _ in self.train_flags.values()}
 
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:  # pragma: no cover
         """Loads the training (and validation/test) data named by the options."""
