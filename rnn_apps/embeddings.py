@@ -228,3 +228,31 @@ def load_word_vectors(
     matrix[PAD_ID] = 0.0
     found[PAD_ID] = False
     return WordVectors(matrix, found, exact=len(rows), lowercase=len(found_lower))
+
+
+def pretrained_embedding(
+    path: str | os.PathLike,
+    vocabulary: Sequence[str],
+    rows: int,
+    embedding_dim: int,
+    *,
+    seed: int = 0,
+) -> tuple[np.ndarray, float]:
+    """An embedding's initial (rows, embedding_dim) matrix from pretrained vectors for the
+    first `rows` words of `vocabulary` (rows past the vocabulary zero), and the coverage.
+
+    Raises:
+        UserInputError: the file cannot be read (`load_word_vectors`), or its vectors are not
+            `embedding_dim` wide.
+    """
+    vocabulary = list(vocabulary)[:rows]
+    wv = load_word_vectors(path, vocabulary, seed=seed)
+    width = wv.matrix.shape[1]
+    if width != embedding_dim:
+        raise UserInputError(
+            f"{path} holds vectors of {width} values but embedding_dim is {embedding_dim}; "
+            f"set embedding_dim: {width}."
+        )
+    matrix = np.zeros((rows, width), np.float32)
+    matrix[: len(vocabulary)] = wv.matrix
+    return matrix, wv.coverage

@@ -263,14 +263,14 @@ class ModelServer:
         else:
             loop = asyncio.get_running_loop()
             out = await loop.run_in_executor(self._executor, self.run, name, arrays)
-        if rows:
-            n = len(next(iter(out.values()))) if out else 0
-            cols = {k: _jsonable(v) for k, v in out.items()}
-            if len(cols) == 1:
-                return {"predictions": next(iter(cols.values()))}
-            return {"predictions": [{k: cols[k][i] for k in cols} for i in range(n)]}
         cols = {k: _jsonable(v) for k, v in out.items()}
-        return {"outputs": next(iter(cols.values())) if len(cols) == 1 else cols}
+        single = next(iter(cols.values())) if len(cols) == 1 else None
+        if not rows:
+            return {"outputs": cols if single is None else single}
+        if single is not None:
+            return {"predictions": single}
+        n = len(next(iter(out.values()))) if out else 0
+        return {"predictions": [{k: cols[k][i] for k in cols} for i in range(n)]}
 
     async def _batched(self, name: str, sig: _Signature, arrays: dict) -> dict[str, np.ndarray]:
         if self._queue is None:
@@ -357,21 +357,16 @@ def make_app(server: ModelServer) -> Any:
             reason = self._reason or "error"
             self.write_json(status_code, {"error": reason})
 
-    class Status(Base):
-        def get(self, name: str) -> None:
-            try:
-                self.check_name(name)
-            except RequestError as err:
-                return self.write_json(err.status, {"error": str(err)})
-            self.write_json(200, server.status())
+    class Document(Base):  # GET of one of the server's documents
+        def initialize(self, document: Any) -> None:
+            self.document = document
 
-    class Metadata(Base):
         def get(self, name: str) -> None:
             try:
                 self.check_name(name)
             except RequestError as err:
                 return self.write_json(err.status, {"error": str(err)})
-            self.write_json(200, server.describe())
+            self.write_json(200, self.document())
 
     class Predict(Base):
         async def post(self, name: str) -> None:
@@ -393,8 +388,8 @@ def make_app(server: ModelServer) -> Any:
 
     return tornado.web.Application(
         [
-            (r"/v1/models/([^/:]+)", Status),
-            (r"/v1/models/([^/:]+)/metadata", Metadata),
+            (r"/v1/models/([^/:]+)", Document, {"document": server.status}),
+            (r"/v1/models/([^/:]+)/metadata", Document, {"document": server.describe}),
             (r"/v1/models/([^/:]+):predict", Predict),
             (r"/v1/models/([^/:]+)/versions/1:predict", Predict),
             (r"/healthz", Health),

@@ -62,23 +62,15 @@ def pretrained_vectors(srun: Any, rows: int) -> np.ndarray:
     Raises:
         UserInputError: the file cannot be read, or its width is not `embedding_dim`.
     """
-    from rnn_apps.embeddings import load_word_vectors
-    from rnn_apps.errors import UserInputError
+    from rnn_apps.embeddings import pretrained_embedding
     from rnn_apps.progress import step
 
     cfg = srun.config
-    vocabulary = srun.pre.get_vocabulary()[:rows]
-    with step(f"Reading word vectors for {len(vocabulary)} words", cfg.verbose):
-        wv = load_word_vectors(cfg.word_vectors, vocabulary, seed=cfg.seed)
-    width = wv.matrix.shape[1]
-    if width != cfg.embedding_dim:
-        raise UserInputError(
-            f"{cfg.word_vectors} holds vectors of {width} values but embedding_dim is "
-            f"{cfg.embedding_dim}; set embedding_dim: {width}."
+    vocabulary = srun.pre.get_vocabulary()
+    with step(f"Reading word vectors for {min(rows, len(vocabulary))} words", cfg.verbose):
+        matrix, srun.word_vector_coverage = pretrained_embedding(
+            cfg.word_vectors, vocabulary, rows, cfg.embedding_dim, seed=cfg.seed
         )
-    srun.word_vector_coverage = wv.coverage
-    matrix = np.zeros((rows, width), np.float32)
-    matrix[: len(vocabulary)] = wv.matrix
     return matrix
 
 

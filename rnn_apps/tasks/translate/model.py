@@ -44,24 +44,15 @@ def set_source_word_vectors(model: Any, config: Any, vocabulary: list[str]) -> f
     Raises:
         UserInputError: the file cannot be read, or its width is not `embedding_dim`.
     """
-    import numpy as np
-
-    from rnn_apps.embeddings import load_word_vectors
-    from rnn_apps.errors import UserInputError
+    from rnn_apps.embeddings import pretrained_embedding
 
     embedding = model.get_layer("encoder_embedding")
-    rows = int(embedding.input_dim)
-    wv = load_word_vectors(config.word_vectors, list(vocabulary)[:rows], seed=config.seed)
-    width = wv.matrix.shape[1]
-    if width != config.embedding_dim:
-        raise UserInputError(
-            f"{config.word_vectors} holds vectors of {width} values but embedding_dim is "
-            f"{config.embedding_dim}; set embedding_dim: {width}."
-        )
-    matrix = np.zeros((rows, width), np.float32)
-    matrix[: len(wv.matrix)] = wv.matrix
+    matrix, coverage = pretrained_embedding(
+        config.word_vectors, vocabulary, int(embedding.input_dim), config.embedding_dim,
+        seed=config.seed,
+    )  # fmt: skip
     embedding.embeddings.assign(matrix)
-    return wv.coverage
+    return coverage
 
 
 def masked_token_loss(label_smoothing: float = 0.0):
