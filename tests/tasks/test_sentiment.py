@@ -21,6 +21,7 @@ from rnn_apps.cli import main
 from rnn_apps.errors import UserInputError
 from rnn_apps.tasks.base import SavedModelPredictor
 from rnn_apps.tasks.sentiment import (
+    MAX_TEXT_BATCH,
     SentimentClassifier,
     SentimentConfig,
     SentimentPreprocessor,
@@ -335,6 +336,18 @@ def test_predict_strings_bad_inputs_and_empty_batches(trained, workdir):
     np.testing.assert_allclose(served.probabilities, bad.probabilities, atol=1e-5)
     assert served.labels == bad.labels
     assert trained.branch_probabilities([])["blend"].shape == (0,)
+
+
+def test_signatures_refuse_more_texts_than_the_cap(trained, workdir):
+    m = tf.saved_model.load(str(workdir / "runs" / "s" / "saved_model"))
+    too_many = tf.constant(["fine"] * (MAX_TEXT_BATCH + 1))
+    for name in ("serving_default", "branches"):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {MAX_TEXT_BATCH} texts"):
+            m.signatures[name](text=too_many)
+    full = m.signatures["serving_default"](text=too_many[:MAX_TEXT_BATCH])
+    assert full["label"].shape == (MAX_TEXT_BATCH,)
+    with pytest.raises(UserInputError, match=f"batch_size must be 1 to {MAX_TEXT_BATCH}"):
+        trained.predict(["fine"], batch_size=MAX_TEXT_BATCH + 1)
 
 
 def test_html_markup_does_not_change_the_prediction(trained):

@@ -24,6 +24,7 @@ The input size cap: texts are cut at `MAX_TEXT_BYTES` bytes before any other pro
 from rnn_apps.tasks.sentiment.config import SentimentConfig
 from rnn_apps.tasks.sentiment.data import load_text_data, load_text_dataframe
 from rnn_apps.tasks.sentiment.inference import (
+    MAX_TEXT_BATCH,
     SentimentPrediction,
     classification_metrics,
     evaluate_texts,
@@ -38,6 +39,7 @@ from rnn_apps.tasks.sentiment.preprocessor import (
 from rnn_apps.tasks.sentiment.task import SentimentClassifier
 
 __all__ = [
+    "MAX_TEXT_BATCH",
     "MAX_TEXT_BYTES",
     "SentimentClassifier",
     "SentimentConfig",

@@ -19,6 +19,10 @@ import numpy as np
 from rnn_apps.errors import UserInputError
 from rnn_apps.tasks.sentiment.preprocessor import MAX_TEXT_BYTES, encode_labels
 
+#: Most texts per call of the `serving_default` and `branches` signatures (refused in the
+#: graph beyond it); `predict`'s `batch_size` is at most this.
+MAX_TEXT_BATCH = 1024
+
 
 @dataclasses.dataclass
 class SentimentPrediction:
@@ -46,7 +50,13 @@ def run_batched(
     batch_size: int = 256,
 ) -> dict[str, np.ndarray]:
     """Runs `fn` on batches of texts of similar length (less padding) and puts the outputs
-    back in input order: N texts -> `{output: (N, ...)}`; {} for no texts."""
+    back in input order: N texts -> `{output: (N, ...)}`; {} for no texts.
+
+    Raises:
+        UserInputError: `batch_size` outside 1..`MAX_TEXT_BATCH`.
+    """
+    if not 1 <= int(batch_size) <= MAX_TEXT_BATCH:
+        raise UserInputError(f"batch_size must be 1 to {MAX_TEXT_BATCH}, got {batch_size}.")
     if not len(texts):
         return {}
     order = np.argsort([min(len(t), MAX_TEXT_BYTES) for t in texts], kind="stable")

@@ -24,7 +24,8 @@ keeps every movie on one side.
 Export: `serving_default`: `text` tf.string [None] -> `probability` float32 [None] (two
 classes: P(positive class)) or [None, C], and `label` tf.string [None]; `branches`: `text` ->
 the probability of each branch alone and of the blend (`ngram_branch`, `rnn_branch`, `blend`),
-so what the RNN adds can be checked from the SavedModel alone. A text without any letter or
+so what the RNN adds can be checked from the SavedModel alone. Both refuse more than
+`MAX_TEXT_BATCH` texts per call (InvalidArgumentError). A text without any letter or
 digit gets the training class prior from every output. With `jit_compile` (default), batches
 of up to 32 texts run the model XLA-compiled on padded shapes
 (`rnn_apps.export.xla_on_padded_shapes`), in the export and in process.
@@ -48,6 +49,7 @@ from rnn_apps.tasks.sentiment.branches import train_ngram_branch, train_rnn_bran
 from rnn_apps.tasks.sentiment.config import SentimentConfig
 from rnn_apps.tasks.sentiment.datasets import LENGTH_BUCKETS
 from rnn_apps.tasks.sentiment.inference import (
+    MAX_TEXT_BATCH,
     SentimentPrediction,
     branch_probabilities,
     evaluate_texts,
@@ -100,6 +102,8 @@ class SentimentClassifier(Task):
     """
 
     task_name: ClassVar[str] = "sentiment"
+    #: 2: the signatures refuse more than MAX_TEXT_BATCH texts per call.
+    contract_version: ClassVar[int] = 2
     config_class: ClassVar[type[SentimentConfig]] = SentimentConfig
     fit_param_names: ClassVar[tuple[str, ...]] = FIT_PARAMS
     config: SentimentConfig
@@ -248,11 +252,22 @@ class SentimentClassifier(Task):
             blend_logits = xla_on_padded_shapes(blend_logits, buckets)
             all_logits = xla_on_padded_shapes(all_logits, buckets)
 
+        def capped(text):
+            check = tf.debugging.assert_less_equal(
+                tf.shape(text)[0],
+                MAX_TEXT_BATCH,
+                message=f"at most {MAX_TEXT_BATCH} texts per call; split the batch",
+            )
+            with tf.control_dependencies([check]):
+                return tf.identity(text)
+
         def serve(text):
+            text = capped(text)
             tokens = pre(text)  # (B,) -> (B, T)
             return pre.postprocess(blend_logits(tokens), has_evidence(text))  # -> (B,), (B,)
 
         def probabilities(text):
+            text = capped(text)
             evidence = has_evidence(text)  # (B,), once for every output
             logits = all_logits(pre(text))
             return {k: pre.postprocess(z, evidence)["probability"] for k, z in logits.items()}
@@ -275,8 +290,9 @@ class SentimentClassifier(Task):
             "max_length": cfg.max_length,
             "rnn_sequence_length": cfg.sequence_length,
             "max_text_bytes": MAX_TEXT_BYTES,
-            "inputs": "text: raw UTF-8 strings (invalid bytes replaced, cut at "
-            f"{MAX_TEXT_BYTES} bytes, HTML markup stripped)",
+            "max_batch_texts": MAX_TEXT_BATCH,
+            "inputs": f"text: at most {MAX_TEXT_BATCH} raw UTF-8 strings per call (invalid "
+            f"bytes replaced, each cut at {MAX_TEXT_BYTES} bytes, HTML markup stripped)",
             "outputs": (
                 "probability: P(positive class) (two classes) or class probabilities; "
                 "label: the predicted class name"
