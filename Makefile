@@ -21,7 +21,7 @@ train: install
 	$(BIN)/rnn-apps $(TASK) train --output-dir $(OUT)
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=15
 
 lint: install
 	$(BIN)/ruff check .

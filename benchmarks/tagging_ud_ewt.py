@@ -10,13 +10,18 @@ words). In the same run, on the same sentences:
   suffixes up to 3 characters, its shape, and the neighbouring words - what a user would
   otherwise train;
 - the tagger with a CRF head and with a softmax head (`--heads`), each trained within
-  `--max-train-minutes`.
+  `--max-train-minutes`; with `--unlabelled imdb`, each also learns from the 50,000 unlabelled
+  IMDB reviews of the mirror (untagged English: vocabulary and PPMI + SVD word vectors; see
+  `rnn_apps.tasks.tagging.unlabelled`).
 
 Reported per model: UPOS (and XPOS with `--column xpos`) accuracy, unseen-word accuracy,
 training seconds; for the first head, tokens/s tagged by its SavedModel (batches of 64
-sentences) and single-sentence latency. Writes `benchmarks/results/tagging_ud_ewt.json`.
+sentences) and single-sentence latency. Writes `benchmarks/results/tagging_ud_ewt.json`; with
+`--export-dir`, the first head's tagger is exported there with a `MODEL_CARD.md` (the
+committed `saved_models/tagger_ud_en_upos`).
 
-    python benchmarks/tagging_ud_ewt.py --data-dir ../shared/datasets
+    python benchmarks/tagging_ud_ewt.py --data-dir ../shared/datasets \
+        [--export-dir saved_models/tagger_ud_en_upos]
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # the harness, when im
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    dir_size_mb,
     latency_summary,
     peak_rss_mb,
     provenance,
@@ -142,6 +148,76 @@ def serving_speed(export_dir: Path, test) -> dict[str, Any]:
             "single_sentence_latency_ms": latency_summary(times)}  # fmt: skip
 
 
+def write_model_card(export_dir: Path, r: dict[str, Any], head: str) -> None:
+    """`MODEL_CARD.md` of the exported tagger: data, model, the scores of this run."""
+    from rnn_apps.data.conllu import MAX_SENTENCE_TOKENS
+    from rnn_apps.tasks.tagging import MAX_TAG_BATCH
+
+    m, cfg = r["models"][f"tagger_{head}"], r["models"][f"tagger_{head}"]["config"]
+    column = cfg["column"].upper()
+    extra = m.get("unlabelled", {})
+    init = "random init"
+    if extra.get("texts"):
+        init = (
+            f"started from PPMI + SVD vectors of the tagged sentences and {extra['texts']:,} "
+            f"unlabelled IMDB reviews ({extra['tokens']:,} tokens), which added "
+            f"{extra['words_added']:,} words to the vocabulary"
+        )
+    lines = [
+        f"# tagger_ud_en_upos: English {column} tagger, BiLSTM + character encoder + {head}",
+        "",
+        "Trained by `benchmarks/tagging_ud_ewt.py` on UD English EWT (CC BY-SA 4.0): train "
+        "split for training, dev for early stopping, scored on every token of test (gold "
+        "tokenisation, multiword tokens split into syntactic words).",
+        "",
+        "## Model",
+        f"- word embedding ({cfg['embedding_dim']}, {init}, word dropout "
+        f"{cfg['word_dropout']}) + {cfg['char_encoder']} character encoder "
+        f"({cfg['char_units']} units), {cfg['num_layers']} bidirectional "
+        f"{cfg['cell'].upper()} layers ({cfg['units']} units per direction), {head} output",
+        f"- training: {m['epochs']} epochs, {m['train_seconds']:.0f} s on a 2-core CPU "
+        "(best dev epoch kept)",
+        "",
+        f"## Quality (test, {r['num_test_tokens']:,} tokens, same run)",
+        "",
+        "| model | accuracy | unseen-word accuracy |",
+        "|---|---|---|",
+    ]
+    for name, e in r["models"].items():
+        lines.append(
+            f"| {name} | {100 * e['accuracy']:.2f} | {100 * e['unseen_word_accuracy']:.2f} |"
+        )
+    serving = m["serving"]
+    lines += [
+        "",
+        f"Unseen words: {m['num_unseen_tokens']} test tokens whose lower case is not in "
+        "the training data. SavedModel speed (CPU): "
+        f"{serving['tokens_per_second_batch_64']:,.0f} tokens/s in batches of 64 sentences, "
+        f"{serving['single_sentence_latency_ms']['p50_ms']:.1f} ms per sentence (p50).",
+        "",
+        f"Reproduce (about 35 minutes on 2 CPU cores): `{r['command']}`",
+        "",
+        "## Use",
+        "```",
+        'rnn-apps tag predict --model saved_models/tagger_ud_en_upos "I don\'t like it."',
+        "```",
+        'Signatures: `tag`: `tokens` tf.string [None, None] (right-padded with "") -> `tags` '
+        'tf.string (same shape, "" on padding), `scores` (each chosen tag\'s softmax '
+        "probability), `lengths`; `tag_text` (also "
+        "`serving_default`): `text` tf.string [None] (split at whitespace, punctuation and "
+        "English clitics in the graph) -> `tokens`, `tags`, `scores`, `lengths`. Runs with "
+        "TensorFlow alone.",
+        "",
+        "## Limits",
+        f"- at most {MAX_TAG_BATCH} sentences per call and {MAX_SENTENCE_TOKENS:,} tokens per "
+        "sentence; web text of the EWT "
+        "kind (reviews, e-mail, blogs, answers): expect lower accuracy on other domains;",
+        "- `tag_text`'s splitting approximates UD's tokenisation (no multiword-token "
+        "analysis: `don't` is split as `do n't`, `gonna` is not split).",
+    ]
+    (export_dir / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=os.environ.get("RNN_APPS_DATA_DIR"))
@@ -151,7 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--units", type=int, default=128)
     p.add_argument("--char-encoder", default="bilstm")
+    p.add_argument("--word-dropout", type=float, default=0.25)
     p.add_argument("--word-vectors", default=None, help="pretrained vectors (text format)")
+    p.add_argument("--export-dir", default=None, help="export the first head's tagger here")
+    p.add_argument(
+        "--unlabelled", choices=["none", "imdb"], default="none",
+        help="untagged text to learn word vectors from (imdb: the 50,000 unlabelled reviews)",
+    )  # fmt: skip
     p.add_argument("--max-train-sentences", type=int, default=None, help="debug: fewer")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default=str(result_path("tagging_ud_ewt")))
@@ -165,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.max_train_sentences:
         train = train[: args.max_train_sentences]
+    unlabelled = None
+    if args.unlabelled == "imdb":
+        from rnn_apps.data.imdb import load_imdb
+
+        reviews = load_imdb(args.data_dir, splits=("unsup",))["unsup"]["text"]
+        unlabelled = reviews.str.replace("<br />", " ", regex=False).tolist()
     gold = [s.tags for s in test]
     train_words = {w.lower() for s in train for w in s.tokens}
     result: dict[str, Any] = {
@@ -172,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": recorded_command(
             "tagging_ud_ewt.py",
             sys.argv[1:] if argv is None else argv,
-            path_options={"--word-vectors": "<vectors>"},
+            path_options={"--word-vectors": "<vectors>", "--export-dir": "<dir>"},
             drop_options=("--output",),
         ),  # fmt: skip
         "protocol": f"train on train, early stopping on dev, {args.column} accuracy over every "
@@ -197,21 +285,24 @@ def main(argv: list[str] | None = None) -> int:
         cfg = TaggingConfig(
             column=args.column, head=head, char_encoder=args.char_encoder, units=args.units,
             epochs=args.epochs, max_train_minutes=args.max_train_minutes, seed=args.seed,
-            word_vectors=args.word_vectors, verbose=2,
+            word_dropout=args.word_dropout, word_vectors=args.word_vectors, verbose=2,
         )  # fmt: skip
-        tagger = Tagger(cfg).fit(train, dev)
+        tagger = Tagger(cfg).fit(train, dev, unlabelled=unlabelled)
         pred = tag_sentences(tagger, [s.tokens for s in test])[0]
         entry = {
             **_scores(gold, pred, test, train_words),
             "train_seconds": round(tagger.train_seconds_, 1),
             "epochs": len(tagger.history_["tagger"]["loss"]),
             "dev_loss": tagger.history_["tagger"].get("val_loss"),
+            "unlabelled": {"source": args.unlabelled, **tagger.unlabelled_},
             "config": cfg.to_dict(),
         }
         if k == 0:
             with tempfile.TemporaryDirectory() as tmp:
-                tagger.export(Path(tmp) / "sm")
-                entry["serving"] = serving_speed(Path(tmp) / "sm", test)
+                export_dir = Path(args.export_dir or Path(tmp) / "sm")
+                tagger.export(export_dir)
+                entry["serving"] = serving_speed(export_dir, test)
+                entry["saved_model_mb"] = dir_size_mb(export_dir)
         result["models"][f"tagger_{head}"] = entry
         write_result(args.output, result)  # what is done so far survives a kill
     base = result["models"]["feature_logreg"]["accuracy"]
@@ -219,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         entry["points_above_feature_logreg"] = round(100 * (entry["accuracy"] - base), 2)
     result["peak_rss_mb"] = peak_rss_mb()
     write_result(args.output, result)
+    if args.export_dir:
+        write_model_card(Path(args.export_dir), result, args.heads[0])
     for name, entry in result["models"].items():
         print(f"{name}: accuracy {100 * entry['accuracy']:.2f}, unseen "
               f"{100 * entry['unseen_word_accuracy']:.2f}")  # fmt: skip

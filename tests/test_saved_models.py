@@ -89,6 +89,7 @@ def _tfsm_calls():
         "top_k": tf.constant(0),
         "top_p": tf.constant(1.0),
         "seed": tf.constant(1),
+        "tokens": tf.constant([["A", "fine", "film", "."]]),
     }
     return calls, samples
 

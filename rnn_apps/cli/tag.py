@@ -2,8 +2,8 @@
 
     rnn-apps tag train [--data train.conllu] [--validation dev.conllu] [--test test.conllu]
         [--column upos|xpos|misc:NER] [--head crf|softmax] [--char-encoder bilstm|cnn|none]
-        [--word-vectors glove.txt] [--epochs N] [--units N] [--max-train-minutes M]
-        --output-dir DIR
+        [--word-vectors glove.txt | --unlabelled texts.txt] [--epochs N] [--units N]
+        [--word-dropout R] [--max-train-minutes M] --output-dir DIR
     rnn-apps tag evaluate --model DIR|SAVED_MODEL [--data test.conllu]
     rnn-apps tag predict --model DIR|SAVED_MODEL "A sentence." ... [--input file.txt]
     rnn-apps tag export --model DIR [--output-dir X]
@@ -29,6 +29,7 @@ _TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
     "--word-vectors": ("word_vectors", str),
     "--epochs": ("epochs", int),
     "--units": ("units", int),
+    "--word-dropout": ("word_dropout", float),
     "--batch-size": ("batch_size", int),
     "--max-train-minutes": ("max_train_minutes", float),
 }
@@ -64,6 +65,12 @@ class CLI(TaskCLI):
         if verb == "train":
             parser.add_argument("--validation", default=None, help="validation file")
             parser.add_argument("--test", default=None, help="test file scored after training")
+            parser.add_argument(
+                "--unlabelled",
+                default=None,
+                help="a UTF-8 text file of untagged text, one text per line: its frequent "
+                "words join the vocabulary and start the word embedding",
+            )
 
     def add_predict_args(self, parser: argparse.ArgumentParser) -> None:
         add_text_inputs(parser, "sentences")
@@ -79,10 +86,20 @@ class CLI(TaskCLI):
         test = _read(args.test, "test", config.column, d) if args.test else None
         return TrainData(train, val, test, Path(args.data).name)
 
+    def fit_kwargs(self, args: argparse.Namespace, data: TrainData) -> dict[str, Any]:
+        if args.unlabelled is None:
+            return {}
+        from rnn_apps.tasks.tagging.unlabelled import read_unlabelled
+
+        return {"unlabelled": read_unlabelled(args.unlabelled)}
+
     def after_fit(
         self, task: Any, data: TrainData, out: Path, args: argparse.Namespace
     ) -> dict[str, Any]:
-        report: dict[str, Any] = {"word_vector_coverage": task.word_vector_coverage_}
+        report: dict[str, Any] = {
+            "word_vector_coverage": task.word_vector_coverage_,
+            "unlabelled": task.unlabelled_,
+        }
         if data.test is not None and len(data.test):
             report["test"] = task.evaluate(data.test)
         return report
@@ -95,7 +112,7 @@ class CLI(TaskCLI):
         return {
             "data": Path(args.data).name if args.data else "UD English EWT",
             "split": "every sentence of the file" if args.data else "test",
-            **evaluate_sentences(model, data),
+            **evaluate_sentences(model, data, output_dir=out),
         }
 
     def predict(self, model: Any, args: argparse.Namespace) -> Any:

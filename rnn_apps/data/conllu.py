@@ -257,6 +257,12 @@ def _split_tag(tag: str) -> tuple[str, str]:
     return tag[0], tag[2:]
 
 
+def is_bio_tagset(tags: Iterable[str]) -> bool:
+    """True when any tag has a `B-`/`I-` prefix (an entity tag set: spans are scored and
+    decoding is constrained)."""
+    return any(t[:2] in ("B-", "I-") for t in tags)
+
+
 def is_valid_bio(tags: Sequence[str]) -> bool:
     """True when every `I-X` follows a `B-X` or an `I-X` of the same type (IOB2)."""
     previous = ("O", "")

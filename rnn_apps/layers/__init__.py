@@ -9,6 +9,7 @@ with `keras.saving.load_model(path, safe_mode=True)` after `import rnn_apps`.
 | `pooling` | `MaskedGlobalMaxPooling1D` |
 | `char_encoder` | `CharEncoder` (a word's characters -> a vector; sequence tagging) |
 | `crf` | `CRF` (linear-chain CRF: log-likelihood, Viterbi decoding; sequence tagging) |
+| `word_dropout` | `WordDropout` (token ids -> [UNK] at random while training; tagging) |
 | `segrnn` | `SegRNN` (forecasting) |
 | `dlinear` | `DLinear` (forecasting) |
 | `quantiles` | `NonCrossingQuantiles`, the loss `PinballLoss` (forecast quantiles) |
@@ -47,6 +48,7 @@ from rnn_apps.layers.text import (
 from rnn_apps.layers.textgen_preprocessor import TextGenPreprocessor
 from rnn_apps.layers.translate_preprocessor import TranslatePreprocessor
 from rnn_apps.layers.window_norm import AddLastValue, LastValueCentering, TakeTargets
+from rnn_apps.layers.word_dropout import WordDropout
 
 __all__ = [
     "CRF",
@@ -70,4 +72,5 @@ __all__ = [
     "TaggingPreprocessor",
     "TextGenPreprocessor",
     "TranslatePreprocessor",
+    "WordDropout",
 ]

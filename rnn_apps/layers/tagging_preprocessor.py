@@ -10,8 +10,10 @@ model and in the exported SavedModel. It owns the tags both ways (`encode_tags`,
 punctuation and English clitics such as `n't`, `'s`).
 
 Vocabularies are learned by `adapt` on the training sentences only: words seen at least
-`min_count` times (at most `max_words`), every character seen (at most `max_chars`), the tag
-set. `get_config` carries them, so the layer round-trips through its config.
+`min_count` times (at most `max_words`; with counts of untagged training text, its frequent
+words after them: `num_tagged_words` says where the tagged ones end), every character seen (at
+most `max_chars`), the tag set. `get_config` carries them, so the layer round-trips through its
+config.
 
 Input caps: at most `MAX_SENTENCE_TOKENS` tokens per sentence (refused before the graph by the
 task), tokens cut at `MAX_TOKEN_BYTES` bytes, `max_word_chars` characters per token for the
@@ -23,7 +25,7 @@ Shape legend: B batch (sentences), T tokens, C characters per token.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -67,6 +69,8 @@ class TaggingPreprocessor(keras.layers.Layer):
         max_word_chars: C, the characters of a token the character encoder sees (its first).
         words, chars, tags: The learned vocabularies in id order (words and chars without
             padding and [UNK]); None: learn them with `adapt`.
+        num_tagged_words: How many of `words` (the first) come from tagged sentences (None:
+            all of them).
         **kwargs: `keras.layers.Layer` arguments.
     """
 
@@ -80,6 +84,7 @@ class TaggingPreprocessor(keras.layers.Layer):
         words: Sequence[str] | None = None,
         chars: Sequence[str] | None = None,
         tags: Sequence[str] | None = None,
+        num_tagged_words: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -90,37 +95,60 @@ class TaggingPreprocessor(keras.layers.Layer):
         self.words: list[str] | None = None
         self.chars: list[str] | None = None
         self.tags: list[str] | None = None
+        self.num_tagged_words: int | None = None
         if words is not None and chars is not None and tags is not None:
-            self._set(list(words), list(chars), list(tags))
+            self._set(list(words), list(chars), list(tags), num_tagged_words)
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.supports_jit = False
         self.built = True
 
     # ------------------------------------------------------------------ vocabulary
-    def adapt(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]]):
-        """Learns the word, character and tag vocabularies from the training sentences."""
+    def adapt(
+        self,
+        sentences: Sequence[Sequence[str]],
+        tags: Sequence[Sequence[str]],
+        unlabelled_counts: Mapping[str, int] | None = None,
+        min_unlabelled_count: int = 5,
+    ):
+        """Learns the word, character and tag vocabularies from the training sentences (and
+        the word counts of untagged training text: its words seen `min_unlabelled_count` times
+        or more join the vocabulary after the tagged ones, most frequent first)."""
         if not sentences:
             raise UserInputError("no training sentences to learn the vocabularies from.")
         words = Counter(w.lower() for s in sentences for w in s)
         chars = Counter(c for s in sentences for w in s for c in w)
-        kept = [w for w, n in words.most_common() if n >= self.min_count and w]
+        cap = max(self.max_words - 2, 0)
+        kept = [w for w, n in words.most_common() if n >= self.min_count and w][:cap]
+        num_tagged = len(kept)
+        if unlabelled_counts:
+            seen = set(kept)
+            extra = sorted(
+                (w for w, n in unlabelled_counts.items()
+                 if n >= min_unlabelled_count and w and w not in seen),
+                key=lambda w: (-unlabelled_counts[w], w),
+            )  # fmt: skip
+            kept += extra[: cap - num_tagged]
         tag_set = sorted({t for s in tags for t in s})
         if not tag_set:
             raise UserInputError("the training sentences hold no tags.")
         self._set(
-            kept[: max(self.max_words - 2, 0)],
+            kept,
             [c for c, _ in chars.most_common(max(self.max_chars - 2, 0))],
             tag_set,
+            num_tagged,
         )
         return self
 
-    def _set(self, words: list[str], chars: list[str], tags: list[str]) -> None:
+    def _set(
+        self, words: list[str], chars: list[str], tags: list[str], num_tagged: int | None = None
+    ) -> None:
         import tensorflow as tf
 
         if "" in tags:
             raise UserInputError("a tag is the empty string; every token needs a tag.")
         self.words, self.chars, self.tags = words, chars, tags
+        self.num_tagged_words = len(words) if num_tagged is None else int(num_tagged)
         self.word_lookup = keras.layers.StringLookup(
             vocabulary=words or ["\0"], mask_token="", oov_token=UNK, name="word_lookup"
         )
@@ -220,4 +248,5 @@ class TaggingPreprocessor(keras.layers.Layer):
             "words": self.words,
             "chars": self.chars,
             "tags": self.tags,
+            "num_tagged_words": self.num_tagged_words,
         }

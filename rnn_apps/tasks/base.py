@@ -8,7 +8,8 @@ supplies hooks; everything the pipelines share lives here, written once:
   the task's `check` hook adds ranges and choices);
 - the fit template (`Task.fit`): seed, `tf.distribute` strategy scope, and `Task.train_model`
   with the standard callbacks (`EarlyStopping` restoring the best weights, `ReduceLROnPlateau`
-  or the task's schedule, `BackupAndRestore` under `work_dir/backup/<name>`, optional
+  or the task's schedule, `BackupAndRestore` under `work_dir/backup/<name>` resumed only by the
+  same run (`rnn_apps.tasks.backups`), optional
   TensorBoard, a wall-clock budget), switching to `rnn_apps._compat.distributed_fit` under
   `MultiWorkerMirroredStrategy`;
 - inference written once: a task's export `endpoints()` are the functions that run
@@ -33,7 +34,6 @@ Hooks a task supplies:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 import warnings
@@ -45,6 +45,7 @@ import numpy as np
 
 from rnn_apps.config import TaskConfig
 from rnn_apps.errors import UserInputError
+from rnn_apps.tasks.backups import claim_backup, data_fingerprint, release_backup
 from rnn_apps.tasks.layout import (  # noqa: F401  (re-exported: the run layout)
     BACKUP_DIR,
     BACKUP_RUN_FILE,
@@ -106,39 +107,6 @@ def _check_finite_history(name: str, history: Mapping[str, list[float]]) -> None
             f"{epoch}; nothing was saved. Lower the learning rate or check the data for huge "
             "or missing values."
         )
-
-
-def data_fingerprint(*parts: Any) -> str:
-    """A SHA-256 of training data in any of the tasks' raw forms (texts, frames, arrays)."""
-    import hashlib
-
-    import pandas as pd
-
-    h = hashlib.sha256()
-
-    def feed(x: Any) -> None:
-        if x is None:
-            h.update(b"\0none")
-        elif isinstance(x, str):
-            h.update(x.encode("utf-8", "surrogatepass") + b"\0")
-        elif isinstance(x, bytes):
-            h.update(x + b"\0")
-        elif isinstance(x, (pd.DataFrame, pd.Series)):
-            names = x.columns if isinstance(x, pd.DataFrame) else [x.name]
-            h.update(repr(list(names)).encode())
-            h.update(pd.util.hash_pandas_object(x, index=True).to_numpy().tobytes())
-        elif isinstance(x, np.ndarray) and x.dtype != object:
-            h.update(repr((x.shape, x.dtype.str)).encode() + x.tobytes())
-        elif isinstance(x, (list, tuple, np.ndarray)):
-            h.update(f"[{len(x)}".encode())
-            for item in x:
-                feed(item)
-        else:
-            h.update(repr(x).encode())
-
-    for part in parts:
-        feed(part)
-    return h.hexdigest()
 
 
 # =========================================================================== the task
@@ -304,11 +272,12 @@ class Task:
         self.history_: dict[str, Any] = {}
         self._signature_fns = {}
         if run.work_dir is not None:
-            self._claim_backup(run.work_dir / BACKUP_DIR, data_fingerprint(train, validation))
+            data = data_fingerprint(train, validation, sorted(fit_params.items()))
+            claim_backup(run.work_dir / BACKUP_DIR, self.task_name, self.config.to_dict(), data)
         self._fit(train, validation, run, **fit_params)
         self.train_seconds_ = time.monotonic() - start
         if run.work_dir is not None:
-            _release_backup(run.work_dir / BACKUP_DIR)
+            release_backup(run.work_dir / BACKUP_DIR)
         return self
 
     # ------------------------------------------------------------------ input data
@@ -353,54 +322,6 @@ class Task:
         if isinstance(validation, tfds.Examples):
             validation = self.raw_from_examples(validation, **convert)
         return train, validation
-
-    def _claim_backup(self, backup: Path, data: str) -> None:
-        """Records this run's configuration and a fingerprint of its data beside its
-        `BackupAndRestore` backups, and refuses to resume backups that an interrupted run of
-        another configuration or other data left there (a resumed run would otherwise mix the
-        two, or fail on weights of another shape, and report training that did not happen)."""
-        from rnn_apps.reporting import write_json
-
-        record = {"task": self.task_name, "config": self.config.to_dict(), "data": data}
-        path = backup / BACKUP_RUN_FILE
-        progress = backup.is_dir() and any(
-            f.is_file() and f != path for f in backup.rglob("*")
-        )  # a claim without saved epochs (a run that stopped before its first) resumes nothing
-        if path.is_file() and progress:
-            try:
-                previous = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                previous = None
-            same_run = isinstance(previous, dict) and previous.get("task") == self.task_name
-            same_run = same_run and previous.get("config") == json.loads(
-                json.dumps(record["config"])
-            )
-            if same_run and previous.get("data") != data:
-                raise UserInputError(
-                    f"{str(backup)!r} holds the backup of an interrupted run on other training "
-                    "data; run again with the same data to resume it, or delete that folder "
-                    "(`rnn-apps ... train --fresh`) to start over."
-                )
-            if not same_run:
-                old = (previous or {}).get("config", {}) if isinstance(previous, dict) else {}
-                changed = sorted(
-                    k
-                    for k in set(old) | set(record["config"])
-                    if old.get(k) != record["config"].get(k)
-                )
-                raise UserInputError(
-                    f"{str(backup)!r} holds the backup of an interrupted run with another "
-                    f"configuration (differs in {', '.join(changed[:6]) or 'its task'}); run "
-                    "again with the same options to resume it, or delete that folder (`rnn-apps "
-                    "... train --fresh`) to start over."
-                )
-        elif progress and not path.is_file():
-            raise UserInputError(
-                f"{str(backup)!r} holds a backup of an unknown run (no {BACKUP_RUN_FILE}); "
-                "delete that folder (`rnn-apps ... train --fresh`) to start over."
-            )
-        backup.mkdir(parents=True, exist_ok=True)
-        write_json(path, record)
 
     def _check_strategy(self, strategy: Any) -> Any:
         """Hook: refuse strategies the task cannot train under (before any is created)."""
@@ -657,11 +578,3 @@ class Task:
             ) from err
         obj._signature_fns = {}
         return obj
-
-
-def _release_backup(backup: Path) -> None:
-    """After a completed fit: removes the run record and the backup folder once each model's
-    `BackupAndRestore` has removed its own backup."""
-    (backup / BACKUP_RUN_FILE).unlink(missing_ok=True)
-    if backup.is_dir() and not any(backup.iterdir()):
-        backup.rmdir()

@@ -3,15 +3,20 @@ softmax / CRF heads, on tiny synthetic corpora."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from rnn_apps.layers import CharEncoder, TaggingPreprocessor
+from rnn_apps.errors import UserInputError
+from rnn_apps.layers import CharEncoder, TaggingPreprocessor, WordDropout
 from rnn_apps.layers.crf import bio_constraints
 from rnn_apps.layers.tagging_preprocessor import split_text
+from rnn_apps.tasks.tagging import Tagger, TaggingConfig
 from rnn_apps.tasks.tagging.model import TaggerModel, build_tagger_core
+from rnn_apps.tasks.tagging.unlabelled import read_unlabelled, split_unlabelled
 from rnn_apps.testing import run_layer_test
 
 
@@ -71,6 +76,21 @@ def test_char_encoder_shapes_and_padding(kind):
     assert out[0, 0].any()
 
 
+def test_word_dropout_replaces_known_words_only_while_training():
+    ids = np.tile(np.array([[5, 1, 7, 0, 0]], "int32"), (400, 1))
+    layer = WordDropout(0.3, unknown_id=1, seed=3)
+    assert run_layer_test(layer, ids).tolist() == ids.tolist()  # inference: the identity
+    out = np.asarray(layer(ids, training=True))
+    assert (out[:, 3:] == 0).all() and (out[:, 1] == 1).all()  # padding and [UNK] kept
+    known = out[:, [0, 2]]
+    assert set(np.unique(known)) <= {1, 5, 7}
+    assert abs((known == 1).mean() - 0.3) < 0.05
+    again = np.asarray(WordDropout(0.3, unknown_id=1, seed=3)(ids, training=True))
+    assert again.tolist() == out.tolist()  # a seed repeats the draws
+    with pytest.raises(ValueError, match="rate must be in"):
+        WordDropout(1.0)
+
+
 @pytest.mark.parametrize("head", ["softmax", "crf"])
 def test_bidirectional_tagger_learns_a_tag_set_by_the_next_word(head):
     sentences, tags = _next_word_corpus()
@@ -78,6 +98,7 @@ def test_bidirectional_tagger_learns_a_tag_set_by_the_next_word(head):
     core = build_tagger_core(
         num_words=pre.num_words, num_chars=pre.num_chars, num_tags=pre.num_tags,
         max_word_chars=2, embedding_dim=8, char_encoder=None, units=8, num_layers=1, dropout=0.0,
+        word_dropout=0.0,
     )  # fmt: skip
     model = TaggerModel(core, head=head)
     model.compile(optimizer=keras.optimizers.Adam(0.03))
@@ -113,3 +134,54 @@ def test_crf_head_never_decodes_an_invalid_bio_sequence():
             not cur.startswith("I-") or prev in ("B-PER", "I-PER")
             for prev, cur in zip(["O", *seq], seq)
         ), seq
+
+
+def test_untagged_words_join_the_vocabulary_after_the_tagged_ones():
+    counts = {"zebra": 9, "the": 50, "gnu": 5, "rare": 4}
+    pre = TaggingPreprocessor(max_word_chars=4).adapt(
+        [["The", "dog"], ["the", "cat"]], [["DET", "NOUN"], ["DET", "NOUN"]], counts, 5
+    )
+    assert pre.words == ["the", "dog", "cat", "zebra", "gnu"] and pre.num_tagged_words == 3
+    clone = TaggingPreprocessor.from_config(pre.get_config())
+    assert clone.num_tagged_words == 3
+    assert clone(tf.constant([["gnu", "rare"]]))["words"].numpy().tolist() == [[6, 1]]
+    capped = TaggingPreprocessor(max_words=5).adapt([["a", "b"]], [["X", "Y"]], counts, 5)
+    assert capped.words == ["a", "b", "the"]  # max_words counts padding and [UNK]
+
+
+def test_split_unlabelled_and_its_errors(tmp_path):
+    assert split_unlabelled(["I don't know.", ""]) == [["i", "do", "n't", "know", "."], []]
+    assert split_unlabelled([["The", "Dog"]]) == [["the", "dog"]]
+    with pytest.raises(UserInputError, match="not one string"):
+        split_unlabelled("one text")
+    with pytest.raises(UserInputError, match="mixes texts and token lists"):
+        split_unlabelled(["a text", ["tokens"]])
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\n\nstill fine\n\xff\xfe broken\n")
+    with pytest.raises(UserInputError, match="bad.txt line 4 is not UTF-8"):
+        read_unlabelled(bad)
+    good = tmp_path / "good.txt"
+    good.write_text("one text\n\n  \ntwo\n", encoding="utf-8")
+    assert read_unlabelled(good) == ["one text", "two"]
+    with pytest.raises(UserInputError, match="does not exist"):
+        read_unlabelled(tmp_path / "missing.txt")
+
+
+def test_fit_with_untagged_text_extends_the_vocabulary_and_starts_the_embedding():
+    sentences, tags = _next_word_corpus(60)
+    untagged = ["a b c d e", "e a b", "f e a"] * 10  # "e" 30 times, "f" 10 times
+    config = TaggingConfig(
+        embedding_dim=4, char_embedding_dim=4, char_units=4, units=4, num_layers=1, epochs=1,
+        verbose=0,
+    )  # fmt: skip
+    tagger = Tagger(config).fit(list(zip(sentences, tags)), unlabelled=untagged)
+    pre = tagger.preprocessor_
+    assert pre.words[pre.num_tagged_words :] == ["e", "f"]
+    assert tagger.unlabelled_["texts"] == 30 and tagger.unlabelled_["words_added"] == 2
+    # Unseen words are counted against the tagged words only: "e" has an id but is unseen.
+    report = tagger.evaluate([(["e", "a"], ["X", "Y"])])
+    assert report["num_unseen_tokens"] == 1
+    with pytest.raises(UserInputError, match="not both"):
+        Tagger(dataclasses.replace(config, word_vectors="v.txt")).fit(
+            list(zip(sentences, tags)), unlabelled=untagged
+        )

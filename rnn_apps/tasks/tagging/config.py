@@ -35,6 +35,8 @@ class TaggingConfig(TaskConfig):
         num_layers: Bidirectional layers.
         dropout: Dropout of the token vectors and after each recurrent layer.
         recurrent_dropout: Dropout on the recurrent state.
+        word_dropout: Share of known words replaced by [UNK] while training, so the character
+            encoder learns to tag words by their spelling (unseen words at test time).
         batch_size: Sentences per training batch (batches are bucketed by length).
         epochs: Maximum epochs.
         learning_rate: Adam learning rate, halved after an epoch without a better validation
@@ -61,6 +63,7 @@ class TaggingConfig(TaskConfig):
     num_layers: int = 2
     dropout: float = 0.33
     recurrent_dropout: float = 0.0
+    word_dropout: float = 0.25
     batch_size: int = 32
     epochs: int = 20
     learning_rate: float = 2e-3
@@ -82,5 +85,6 @@ class TaggingConfig(TaskConfig):
             self.fail("max_words", ">= 3")
         self.require_range("dropout", 0.0, 1.0)
         self.require_range("recurrent_dropout", 0.0, 1.0)
+        self.require_range("word_dropout", 0.0, 1.0)
         self.require_range("validation_fraction", 0.0, 1.0)
         self.require_positive("max_train_minutes")

@@ -17,9 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from rnn_apps.data.conllu import MAX_SENTENCE_TOKENS, TaggedSentence, read_columns, read_conllu
+from rnn_apps.data.conllu import (
+    MAX_SENTENCE_TOKENS,
+    TaggedSentence,
+    is_bio_tagset,
+    read_columns,
+    read_conllu,
+)
 from rnn_apps.errors import UserInputError
 from rnn_apps.tasks.tagging.metrics import (
+    confusion_matrix,
     span_scores,
     tag_report,
     token_accuracy,
@@ -135,21 +142,25 @@ def tag_texts(
     return out
 
 
-def evaluate_sentences(model: Any, data: Any) -> dict[str, Any]:
+def evaluate_sentences(
+    model: Any, data: Any, *, output_dir: str | os.PathLike | None = None
+) -> dict[str, Any]:
     """Scores of `model` on tagged `data` (any form of `as_sentences`).
 
     Returns:
         `num_sentences`, `num_tokens`, `accuracy`, `unseen_word_accuracy` and
-        `num_unseen_tokens` (words not in the training vocabulary), `per_tag` (precision,
-        recall, F1, support), `macro_f1` and, when the tags are BIO, `spans` (precision,
-        recall, F1, per type).
+        `num_unseen_tokens` (words outside the vocabulary of the tagged training sentences),
+        `per_tag` (precision, recall, F1, support), `macro_f1` and, when the tags are BIO,
+        `spans` (precision, recall, F1, per type). With `output_dir`, `confusion_matrix.png`
+        (rows: gold tags, columns: predicted) is written there.
     """
     meta = model.metadata
     tokens, gold = as_sentences(data, str(meta.get("column", "upos")))
     if not tokens:
         raise UserInputError("no sentences to evaluate.")
     pred, _ = tag_sentences(model, tokens)
-    words = set(meta.get("words") or [])
+    vocabulary = list(meta.get("words") or [])
+    words = set(vocabulary[: meta.get("num_tagged_words") or len(vocabulary)])
     lowered = [[w.lower() for w in s] for s in tokens]
     unseen, n_unseen = unseen_word_accuracy(gold, pred, lowered, words)
     report = tag_report(gold, pred)
@@ -162,6 +173,11 @@ def evaluate_sentences(model: Any, data: Any) -> dict[str, Any]:
         "macro_f1": report["macro"]["f1"],
         "per_tag": {k: v for k, v in report.items() if k not in ("micro", "macro")},
     }
-    if any(t[:2] in ("B-", "I-") for s in gold for t in s):
+    if is_bio_tagset(t for s in gold for t in s):
         out["spans"] = span_scores(gold, pred)
+    if output_dir is not None:
+        from rnn_apps.reporting import plot_confusion_matrix
+
+        counts, names = confusion_matrix(gold, pred)
+        plot_confusion_matrix(counts, names, Path(output_dir) / "confusion_matrix.png")
     return out

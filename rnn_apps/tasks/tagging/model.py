@@ -3,12 +3,14 @@ training model that puts a softmax or a CRF loss on it.
 
 `build_tagger_core` returns a functional `keras.Model`:
 
-    words (B, T) int32 ──Embedding (mask 0)──────────┐
+    words (B, T) int32 ─WordDropout─Embedding (mask 0)┐
                                                      ├─ concat ─ dropout ─ N x Bi{LSTM,GRU}
     chars (B, T, C) int32 ─CharEncoder (BiLSTM|CNN)─┘   ─ dropout ─ Dense(K) -> (B, T, K)
 
-with the word padding mask carried to every recurrent layer (`rnn_apps.blocks.rnn_layer`, the
-builders' block), so padded tokens never change the scores of real ones. `TaggerModel` wraps
+with training-time word dropout (`rnn_apps.layers.WordDropout`: known words -> [UNK], so the
+character encoder learns to tag words on its own) and the word padding mask carried to every
+recurrent layer (`rnn_apps.blocks.rnn_layer`, the builders' block), so padded tokens never
+change the scores of real ones. `TaggerModel` wraps
 the core for `fit`: with `head="softmax"` the loss is the masked token cross-entropy, with
 `head="crf"` the negative log-likelihood of a `rnn_apps.layers.CRF` (whose transitions it
 owns); `decode` gives the best tags either way (argmax, or Viterbi).
@@ -27,6 +29,7 @@ from keras import ops
 from rnn_apps.blocks import CELLS, check_choice, check_positive_int, check_rate, rnn_layer
 from rnn_apps.layers.char_encoder import KINDS, CharEncoder
 from rnn_apps.layers.crf import CRF
+from rnn_apps.layers.word_dropout import WordDropout
 
 HEADS = ("crf", "softmax")
 
@@ -46,6 +49,7 @@ def build_tagger_core(
     num_layers: int = 2,
     dropout: float = 0.33,
     recurrent_dropout: float = 0.0,
+    word_dropout: float = 0.25,
     word_vectors: np.ndarray | None = None,
     name: str = "tagger_core",
 ) -> keras.Model:
@@ -63,6 +67,7 @@ def build_tagger_core(
         num_layers: Bidirectional layers.
         dropout: Dropout on the token vectors and between/after the recurrent layers.
         recurrent_dropout: Dropout on the recurrent state.
+        word_dropout: Share of known word ids replaced by [UNK] (id 1) while training.
         word_vectors: Optional (num_words, embedding_dim) initial word embedding (pretrained
             vectors, `rnn_apps.embeddings.load_word_vectors`).
     """
@@ -73,6 +78,7 @@ def build_tagger_core(
         check_positive_int(arg, value)
     check_rate("dropout", dropout)
     check_rate("recurrent_dropout", recurrent_dropout)
+    check_rate("word_dropout", word_dropout)
     words = keras.Input((None,), dtype="int32", name="words")
     chars = keras.Input((None, max_word_chars), dtype="int32", name="chars")
     init: Any = "uniform"
@@ -82,9 +88,10 @@ def build_tagger_core(
             raise ValueError(f"word_vectors has {word_vectors.shape[0]} rows for {num_words} words")
         embedding_dim = word_vectors.shape[1]
         init = keras.initializers.Constant(word_vectors)
+    ids = WordDropout(word_dropout, unknown_id=1, name="word_dropout")(words)  # (B, T)
     x = keras.layers.Embedding(
         num_words, embedding_dim, mask_zero=True, embeddings_initializer=init, name="word_embedding"
-    )(words)  # (B, T) -> (B, T, E)
+    )(ids)  # (B, T) -> (B, T, E)
     if char_encoder is not None:
         c = CharEncoder(
             num_chars, char_embedding_dim, char_units, kind=char_encoder, name="char_encoder"

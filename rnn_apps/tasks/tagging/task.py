@@ -9,6 +9,10 @@ character encoder and a CRF or softmax output, on the `Task` base.
 2. the core (`model.build_tagger_core`): ids -> tag scores (B, T, K);
 3. the head: Viterbi decoding of the `CRF` (or the argmax), then tag ids -> tag names.
 
+`fit(train, validation, unlabelled=texts)` also learns from untagged text: its frequent words
+join the vocabulary and the word embedding starts from PPMI + SVD vectors of the tagged and
+untagged text (`unlabelled`).
+
 Export: `tag`: `tokens` tf.string [None, None] (right-padded with "") -> `tags` tf.string
 [None, None] ("" on padding), `scores` float32 [None, None] (the softmax probability of each
 chosen tag under the token's scores), `lengths` int32 [None]; `tag_text` (also
@@ -19,13 +23,14 @@ plus `tokens`. Both refuse more than `MAX_TAG_BATCH` sentences and more than
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from rnn_apps.data.conllu import MAX_SENTENCE_TOKENS
+from rnn_apps.data.conllu import MAX_SENTENCE_TOKENS, is_bio_tagset
 from rnn_apps.errors import UserInputError
 from rnn_apps.tasks.base import FitRun, Task
 from rnn_apps.tasks.tagging.config import TaggingConfig
@@ -35,6 +40,12 @@ from rnn_apps.tasks.tagging.inference import (
     evaluate_sentences,
     tag_sentences,
     tag_texts,
+)
+from rnn_apps.tasks.tagging.unlabelled import (
+    MIN_UNLABELLED_COUNT,
+    split_unlabelled,
+    unlabelled_counts,
+    unlabelled_vectors,
 )
 
 _BUCKETS = [8, 16, 24, 32, 48, 64, 128]
@@ -51,16 +62,23 @@ class Tagger(Task):
 
     Learned state (set by `fit` or `load`): `preprocessor_` (`TaggingPreprocessor`), `model_`
     (`TaggerModel`: the core and its head), `embedding_dim_` (the word embedding's width),
-    `word_vector_coverage_` (share of the vocabulary found in `word_vectors`), `history_`.
+    `word_vector_coverage_` (share of the vocabulary found in `word_vectors`), `unlabelled_`
+    (what the untagged texts gave: texts, tokens, words, seconds), `history_`.
     """
 
     task_name: ClassVar[str] = "tag"
+    fit_param_names: ClassVar[tuple[str, ...]] = ("unlabelled",)
     config_class: ClassVar[type[TaggingConfig]] = TaggingConfig
     model_file: ClassVar[str] = "model.weights.h5"
     config: TaggingConfig
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, train: Any, validation: Any, run: FitRun) -> None:
+    def _fit(self, train: Any, validation: Any, run: FitRun, unlabelled: Any = None) -> None:
+        """Adapts the preprocessor, builds and trains the model; `unlabelled` (untagged texts
+        or token lists) extends the vocabulary and starts the word embedding (see
+        `tagging.unlabelled`)."""
+        import time
+
         import keras
 
         from rnn_apps.layers.tagging_preprocessor import TaggingPreprocessor
@@ -78,9 +96,18 @@ class Tagger(Task):
             val_tokens, val_tags = as_sentences(validation, c.column)
         if not tokens:
             raise UserInputError("no training sentences.")
+        if unlabelled is not None and c.word_vectors:
+            raise UserInputError(
+                "give word_vectors or unlabelled texts, not both: each sets the word embedding."
+            )
+        start, extra, self.unlabelled_ = time.monotonic(), None, {}
+        counts = None
+        if unlabelled is not None:
+            extra = split_unlabelled(unlabelled)
+            counts = unlabelled_counts(extra)
         self.preprocessor_ = TaggingPreprocessor(
             max_words=c.max_words, min_count=c.min_count, max_word_chars=c.max_word_chars
-        ).adapt(tokens, tags)
+        ).adapt(tokens, tags, counts, MIN_UNLABELLED_COUNT)
         unknown = sorted({t for s in val_tags for t in s} - set(self.preprocessor_.tags))
         if unknown:
             raise UserInputError(
@@ -94,6 +121,15 @@ class Tagger(Task):
 
             wv = load_word_vectors(c.word_vectors, ["", "[UNK]", *self.preprocessor_.words])
             vectors, self.word_vector_coverage_ = wv.matrix, wv.coverage
+        elif extra is not None:
+            pre = self.preprocessor_
+            vectors = unlabelled_vectors(pre.words, tokens, extra, c.embedding_dim, c.seed)
+            self.unlabelled_ = {
+                "texts": len(extra),
+                "tokens": sum(len(s) for s in extra),
+                "words_added": len(pre.words) - pre.num_tagged_words,
+                "seconds": round(time.monotonic() - start, 1),
+            }
         self.embedding_dim_ = c.embedding_dim if vectors is None else int(vectors.shape[1])
         with run.strategy.scope():
             self.model_ = self._build(vectors)
@@ -112,10 +148,11 @@ class Tagger(Task):
             max_word_chars=c.max_word_chars, embedding_dim=self.embedding_dim_,
             char_embedding_dim=c.char_embedding_dim, char_units=c.char_units,
             char_encoder=c.char_encoder, cell=c.cell, units=c.units, num_layers=c.num_layers,
-            dropout=c.dropout, recurrent_dropout=c.recurrent_dropout, word_vectors=vectors,
+            dropout=c.dropout, recurrent_dropout=c.recurrent_dropout,
+            word_dropout=c.word_dropout, word_vectors=vectors,
         )  # fmt: skip
         allowed = start = None
-        if any(t[:2] in ("B-", "I-") for t in pre.tags):
+        if is_bio_tagset(pre.tags):
             allowed, start = bio_constraints(pre.tags)
         model = TaggerModel(core, head=c.head, allowed=allowed, allowed_start=start)
         model(pre(np.array([["a"]], dtype=object)))  # build
@@ -220,6 +257,7 @@ class Tagger(Task):
             "column": self.config.column,
             "tags": list(pre.tags),
             "words": list(pre.words or []),
+            "num_tagged_words": pre.num_tagged_words,
             "max_batch_sentences": MAX_TAG_BATCH,
             "max_sentence_tokens": MAX_SENTENCE_TOKENS,
             "inputs": "tokens: sentences right-padded with '' (at most max_batch_sentences, "
@@ -239,11 +277,12 @@ class Tagger(Task):
         self._check_fitted()
         return tag_texts(self, texts)
 
-    def evaluate(self, data: Any) -> dict[str, Any]:
+    def evaluate(self, data: Any, *, output_dir: str | os.PathLike | None = None) -> dict[str, Any]:
         """Token accuracy, unseen-word accuracy, per-tag scores (and entity spans for BIO tags)
-        on tagged `data` (see `inference.as_sentences`)."""
+        on tagged `data` (see `inference.as_sentences`); with `output_dir`, a confusion-matrix
+        plot there."""
         self._check_fitted()
-        return evaluate_sentences(self, data)
+        return evaluate_sentences(self, data, output_dir=output_dir)
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict[str, Any]:
@@ -252,8 +291,10 @@ class Tagger(Task):
             "words": list(pre.words or []),
             "chars": list(pre.chars or []),
             "tags": list(pre.tags),
+            "num_tagged_words": pre.num_tagged_words,
             "embedding_dim": self.embedding_dim_,
             "word_vector_coverage": self.word_vector_coverage_,
+            "unlabelled": self.unlabelled_,
         }
 
     def set_state(self, state: Mapping[str, Any], model_file: Path) -> None:
@@ -263,9 +304,11 @@ class Tagger(Task):
         self.preprocessor_ = TaggingPreprocessor(
             max_words=c.max_words, min_count=c.min_count, max_word_chars=c.max_word_chars,
             words=state["words"], chars=state["chars"], tags=state["tags"],
+            num_tagged_words=state.get("num_tagged_words"),
         )  # fmt: skip
         self.embedding_dim_ = int(state["embedding_dim"])
         self.word_vector_coverage_ = state.get("word_vector_coverage")
+        self.unlabelled_ = state.get("unlabelled", {})
         self.model_ = self._build()
         self.model_.load_weights(model_file)
 
