@@ -10,6 +10,8 @@ from typing import Any
 
 from _common import peak_rss_mb, provenance, result_path
 
+from rnn_apps.tasks.sentiment import MAX_TEXT_BATCH, MAX_TEXT_BYTES
+
 MODEL_CARD = """# sentiment_imdb: IMDB movie-review sentiment (rnn_apps)
 
 A binary sentiment classifier exported as a TensorFlow SavedModel that takes raw text.
@@ -17,8 +19,9 @@ A binary sentiment classifier exported as a TensorFlow SavedModel that takes raw
 ## Interface
 
 `serving_default`: input `text` (`tf.string`, `[None]`, raw UTF-8 review text; invalid bytes are
-replaced, texts are cut at 30,000 bytes) -> `probability` (`float32`, `[None]`, probability that
-the review is **pos**itive) and `label` (`tf.string`, `[None]`, `"neg"` or `"pos"`, threshold 0.5).
+replaced, texts are cut at {max_bytes:,} bytes; at most {max_batch:,} texts per call, more is
+refused) -> `probability` (`float32`, `[None]`, probability that the review is **pos**itive) and `label`
+(`tf.string`, `[None]`, `"neg"` or `"pos"`, threshold 0.5).
 
 ```python
 import tensorflow as tf
@@ -200,6 +203,8 @@ def write_model_card(export_dir: Path, clf: Any, result: dict[str, Any]) -> None
     num_val = int(result["num_validation"])
     refit, refit_metrics = refit_sentences(result)
     card = MODEL_CARD.format(
+        max_bytes=MAX_TEXT_BYTES,
+        max_batch=MAX_TEXT_BATCH,
         cfg=cfg,
         r=result,
         refit=refit,
