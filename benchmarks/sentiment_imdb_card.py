@@ -20,8 +20,8 @@ A binary sentiment classifier exported as a TensorFlow SavedModel that takes raw
 
 `serving_default`: input `text` (`tf.string`, `[None]`, raw UTF-8 review text; invalid bytes are
 replaced, texts are cut at {max_bytes:,} bytes; at most {max_batch:,} texts per call, more is
-refused) -> `probability` (`float32`, `[None]`, probability that the review is **pos**itive) and `label`
-(`tf.string`, `[None]`, `"neg"` or `"pos"`, threshold 0.5).
+refused) -> `probability` (`float32`, `[None]`, probability that the review is
+**pos**itive) and `label` (`tf.string`, `[None]`, `"neg"` or `"pos"`, threshold 0.5).
 
 ```python
 import tensorflow as tf
