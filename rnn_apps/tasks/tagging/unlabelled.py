@@ -58,19 +58,18 @@ def read_unlabelled(path: str | os.PathLike) -> list[str]:
     if not p.is_file():
         raise UserInputError(f"unlabelled text file {str(p)!r} does not exist.")
     texts: list[str] = []
-    lines = 0
-    try:
-        with p.open(encoding="utf-8") as f:
-            for line in f:
-                lines += 1
-                if line.strip():
-                    texts.append(line.rstrip("\n"))
-                if len(texts) > MAX_UNLABELLED_TEXTS:
-                    raise UserInputError(
-                        f"{p.name} has more than {MAX_UNLABELLED_TEXTS:,} texts; sample them."
-                    )
-    except UnicodeDecodeError:
-        raise UserInputError(f"{p.name} line {lines + 1} is not UTF-8 text.") from None
+    with p.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UserInputError(f"{p.name} line {number} is not UTF-8 text.") from None
+            if line.strip():
+                texts.append(line.rstrip("\r\n"))
+            if len(texts) > MAX_UNLABELLED_TEXTS:
+                raise UserInputError(
+                    f"{p.name} has more than {MAX_UNLABELLED_TEXTS:,} texts; sample them."
+                )
     if not texts:
         raise UserInputError(f"{p.name} holds no text.")
     return texts
