@@ -45,6 +45,19 @@ _DT_NAMES = {
 }
 
 
+def assert_batch_at_most(inputs: Any, cap: int, noun: str) -> Any:
+    """The in-graph check of a signature's batch cap: an op that fails with
+    InvalidArgumentError "at most `cap` `noun` per call; split the batch" when `inputs`
+    (B, ...) holds more than `cap` rows (run it before the work, in `control_dependencies`)."""
+    import tensorflow as tf
+
+    return tf.debugging.assert_less_equal(
+        tf.shape(inputs)[0],
+        tf.constant(cap, tf.int32),
+        message=f"at most {cap} {noun} per call; split the batch",
+    )
+
+
 def xla_on_padded_shapes(
     fn: Callable[[Any], Any], length_buckets: Sequence[int], max_batch: int = 32
 ) -> Callable[[Any], Any]:

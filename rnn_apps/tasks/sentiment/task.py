@@ -230,7 +230,7 @@ class SentimentClassifier(Task):
         """`serving_default`: `text` (B,) tf.string -> `probability`, `label`."""
         import tensorflow as tf
 
-        from rnn_apps.export import Endpoint, xla_on_padded_shapes
+        from rnn_apps.export import Endpoint, assert_batch_at_most, xla_on_padded_shapes
 
         pre, model = self.preprocessor_, self.model_
         branches = model_lib.branches_of(model)
@@ -253,12 +253,7 @@ class SentimentClassifier(Task):
             all_logits = xla_on_padded_shapes(all_logits, buckets)
 
         def capped(text):
-            check = tf.debugging.assert_less_equal(
-                tf.shape(text)[0],
-                MAX_TEXT_BATCH,
-                message=f"at most {MAX_TEXT_BATCH} texts per call; split the batch",
-            )
-            with tf.control_dependencies([check]):
+            with tf.control_dependencies([assert_batch_at_most(text, MAX_TEXT_BATCH, "texts")]):
                 return tf.identity(text)
 
         def serve(text):

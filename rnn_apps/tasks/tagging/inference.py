@@ -160,7 +160,8 @@ def evaluate_sentences(
         raise UserInputError("no sentences to evaluate.")
     pred, _ = tag_sentences(model, tokens)
     vocabulary = list(meta.get("words") or [])
-    words = set(vocabulary[: meta.get("num_tagged_words") or len(vocabulary)])
+    num_tagged = meta.get("num_tagged_words")  # None: exported before untagged text existed
+    words = set(vocabulary if num_tagged is None else vocabulary[:num_tagged])
     lowered = [[w.lower() for w in s] for s in tokens]
     unseen, n_unseen = unseen_word_accuracy(gold, pred, lowered, words)
     report = tag_report(gold, pred)

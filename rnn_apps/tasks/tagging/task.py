@@ -100,8 +100,9 @@ class Tagger(Task):
             raise UserInputError(
                 "give word_vectors or unlabelled texts, not both: each sets the word embedding."
             )
-        start, extra, self.unlabelled_ = time.monotonic(), None, {}
-        counts = None
+        start = time.monotonic()
+        extra = counts = None
+        self.unlabelled_ = {}
         if unlabelled is not None:
             extra = split_unlabelled(unlabelled)
             counts = unlabelled_counts(extra)
@@ -198,11 +199,10 @@ class Tagger(Task):
         """(B, T) tf.string tokens -> {tags (B, T), scores (B, T), lengths (B,)}."""
         import tensorflow as tf
 
+        from rnn_apps.export import assert_batch_at_most
+
         checks = [
-            tf.debugging.assert_less_equal(
-                tf.shape(tokens)[0], MAX_TAG_BATCH,
-                message=f"at most {MAX_TAG_BATCH} sentences per call; split the batch",
-            ),
+            assert_batch_at_most(tokens, MAX_TAG_BATCH, "sentences"),
             tf.debugging.assert_less_equal(
                 tf.shape(tokens)[1], MAX_SENTENCE_TOKENS,
                 message=f"at most {MAX_SENTENCE_TOKENS} tokens per sentence; split it",

@@ -245,12 +245,10 @@ class LMGraph:
         """In-graph assertions with messages naming the argument."""
         import tensorflow as tf
 
+        from rnn_apps.export import assert_batch_at_most
+
         return [
-            tf.debugging.assert_less_equal(
-                tf.shape(prompts)[0],
-                tf.constant(MAX_GENERATE_BATCH, tf.int32),
-                message=f"at most {MAX_GENERATE_BATCH} prompts per call; split the batch",
-            ),
+            assert_batch_at_most(prompts, MAX_GENERATE_BATCH, "prompts"),
             _assert_max_chars(prompts, MAX_PROMPT_CHARS, "prompt"),
             tf.debugging.assert_less_equal(
                 max_new_tokens,

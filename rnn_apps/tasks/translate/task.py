@@ -227,14 +227,12 @@ class Translator(Task):
         """(B,) tf.string, () int32, () int32 -> {translation (B,), score (B,)}."""
         import tensorflow as tf
 
+        from rnn_apps.export import assert_batch_at_most
+
         pre = self.preprocessor_
         k, m = tf.cast(beam_width, tf.int32), tf.cast(max_length, tf.int32)
         checks = [
-            tf.debugging.assert_less_equal(
-                tf.shape(text)[0],
-                MAX_TRANSLATE_BATCH,
-                message=f"at most {MAX_TRANSLATE_BATCH} sentences per call; split the batch",
-            ),
+            assert_batch_at_most(text, MAX_TRANSLATE_BATCH, "sentences"),
             tf.debugging.Assert(
                 (k >= 1) & (k <= MAX_BEAM_WIDTH),
                 [f"beam_width must be 1 (greedy) to {MAX_BEAM_WIDTH}, got", k],
