@@ -13,6 +13,7 @@ with `keras.saving.load_model(path, safe_mode=True)` after `import rnn_apps`.
 | `segrnn` | `SegRNN` (forecasting) |
 | `dlinear` | `DLinear` (forecasting) |
 | `quantiles` | `NonCrossingQuantiles`, the loss `PinballLoss` (forecast quantiles) |
+| `window_scale` | `MaskedWindowScale`, `UnscaleForecast` (many-series forecasting) |
 | `window_norm` | `LastValueCentering`, `AddLastValue`, `TakeTargets` (forecasting) |
 | `text` | `NgramHashing`, `TfidfBag`, `CapIds`, `HeadTailCrop`, `LogitBlend` (sentiment) |
 | `text` | the metric `SoftBinaryAccuracy` (soft distillation targets) |
@@ -48,6 +49,7 @@ from rnn_apps.layers.text import (
 from rnn_apps.layers.textgen_preprocessor import TextGenPreprocessor
 from rnn_apps.layers.translate_preprocessor import TranslatePreprocessor
 from rnn_apps.layers.window_norm import AddLastValue, LastValueCentering, TakeTargets
+from rnn_apps.layers.window_scale import MaskedWindowScale, UnscaleForecast
 from rnn_apps.layers.word_dropout import WordDropout
 
 __all__ = [
@@ -56,6 +58,8 @@ __all__ = [
     "AddLastValue",
     "DLinear",
     "LastValueCentering",
+    "MaskedWindowScale",
+    "UnscaleForecast",
     "SegRNN",
     "TakeTargets",
     "CapIds",

@@ -54,6 +54,7 @@ TASKS: dict[str, TaskEntry] = {
         ),
         TaskEntry("textgen", "rnn_apps.tasks.textgen:TextGenerator", "rnn_apps.cli.textgen:CLI"),
         TaskEntry("forecast", "rnn_apps.tasks.forecast:Forecaster", "rnn_apps.cli.forecast:CLI"),
+        TaskEntry("panel", "rnn_apps.tasks.panel:PanelForecaster", "rnn_apps.cli.panel:CLI"),
         TaskEntry("translate", "rnn_apps.tasks.translate:Translator", "rnn_apps.cli.translate:CLI"),
         TaskEntry("tag", "rnn_apps.tasks.tagging:Tagger", "rnn_apps.cli.tag:CLI"),
     )

@@ -39,6 +39,31 @@ def _forecast(tmp_path):
     return config, frame.iloc[:300], frame.iloc[300:], data, data, data, bad
 
 
+def _panel(tmp_path):
+    from rnn_apps.tasks.panel import PanelConfig, predict_panel
+
+    rng = np.random.default_rng(0)
+    parts = []
+    for k in range(12):
+        n = int(rng.integers(40, 90))
+        t = np.arange(n)
+        y = 20 + 5 * np.sin(2 * np.pi * (t + k) / 12) + rng.normal(0, 0.5, n)
+        parts.append(pd.DataFrame({"unique_id": f"s{k}", "ds": t, "y": y}))
+    frame = pd.concat(parts, ignore_index=True)
+    csv = tmp_path / "panel.csv"
+    frame.to_csv(csv, index=False)
+    config = PanelConfig(
+        lookback=24, horizon=6, season=12, seg_len=12, d_model=8, units=8, num_layers=1,
+        epochs=2, batch_size=32, levels=[80], quantiles=[0.1, 0.5, 0.9], patience=1, verbose=0,
+    )  # fmt: skip
+    data = ["--data", str(csv)]
+    bad = [
+        (lambda m: predict_panel(m, pd.concat([frame, frame.iloc[:1]])), "more than one row"),
+        (lambda m: predict_panel(m, frame.assign(y="x")), "not a number"),
+    ]
+    return config, frame, None, data, data, data, bad
+
+
 def _sentiment(tmp_path):
     from rnn_apps.tasks.sentiment import SentimentConfig, predict_texts
 
@@ -157,6 +182,7 @@ def _tag(tmp_path):
 
 SETUPS = {
     "forecast": _forecast,
+    "panel": _panel,
     "sentiment": _sentiment,
     "textgen": _textgen,
     "translate": _translate,

@@ -1,0 +1,102 @@
+"""What to forecast across many series and how to train: `PanelConfig`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from rnn_apps.tasks.base import TaskConfig
+
+CELLS = ("gru", "lstm")
+FILLS = ("mask", "ffill", "interpolate")
+
+
+@dataclasses.dataclass
+class PanelConfig(TaskConfig):
+    """Configuration of a `PanelForecaster` (plain JSON values; see `TaskConfig`).
+
+    Attributes:
+        id_column: Column naming the series in long-format data.
+        date_column: Column of the time stamps (datetimes) or integer steps.
+        target: Column of the values to forecast.
+        lookback: L, past steps a window sees (a multiple of `seg_len`); shorter series are
+            left-padded with NaN and masked.
+        horizon: H, future steps to forecast.
+        season: Seasonal period m (the level's span, the seasonal-naive and MASE lag).
+        quantiles: Quantile levels the network forecasts (strictly increasing in (0, 1));
+            the point forecast is the median, so 0.5 must be one of them.
+        levels: Prediction-interval levels in percent, each calibrated by split conformal on
+            the last `horizon` steps of every series (held out of training); an interval
+            starts from the quantiles (1 - p) / 2 and (1 + p) / 2 when both are levels, else
+            from the median.
+        fill: Missing steps (gaps, NaN): `"mask"` keeps them missing (masked in windows,
+            never a target), `"ffill"` carries the last value forward, `"interpolate"`
+            interpolates linearly.
+        seg_len: W, steps per segment the recurrent network reads at once.
+        d_model: Width of the segment embedding.
+        cell: `"gru"` or `"lstm"`.
+        units: Width of the recurrent layers.
+        num_layers: Depth of the recurrent stack.
+        dropout: Input dropout of the recurrent layers.
+        learning_rate: Adam learning rate (halved after 2 epochs without progress).
+        clipnorm: Gradient-norm clipping.
+        batch_size: Windows per training batch.
+        epochs: Maximum epochs.
+        steps_per_epoch: Batches per epoch (windows are drawn with replacement); None = one
+            pass over the training windows.
+        patience: Early-stopping patience on the validation windows (the `horizon` steps
+            before the calibration ones).
+        max_train_windows: Train on a random subset of at most this many windows.
+    """
+
+    id_column: str = "unique_id"
+    date_column: str = "ds"
+    target: str = "y"
+    lookback: int = 96
+    horizon: int = 24
+    season: int = 24
+    quantiles: list[float] = dataclasses.field(
+        default_factory=lambda: [0.025, 0.1, 0.5, 0.9, 0.975]
+    )
+    levels: list[int] = dataclasses.field(default_factory=lambda: [80, 95])
+    fill: str = "mask"
+    seg_len: int = 24
+    d_model: int = 128
+    cell: str = "gru"
+    units: int = 128
+    num_layers: int = 2
+    dropout: float = 0.0
+    learning_rate: float = 1e-3
+    clipnorm: float = 1.0
+    batch_size: int = 256
+    epochs: int = 50
+    steps_per_epoch: int | None = None
+    patience: int = 4
+    max_train_windows: int | None = None
+
+    task_name: ClassVar[str] = "panel"
+
+    def check(self) -> None:
+        self.require_positive(
+            "lookback", "horizon", "season", "seg_len", "d_model", "units", "num_layers",
+            "learning_rate", "clipnorm", "batch_size", "epochs", "steps_per_epoch",
+            "max_train_windows",
+        )  # fmt: skip
+        self.require_choice("cell", CELLS)
+        self.require_choice("fill", FILLS)
+        self.require_range("dropout", 0.0, 1.0)
+        if self.patience < 0:
+            self.fail("patience", ">= 0")
+        if self.lookback % self.seg_len:
+            self.fail("lookback", f"a multiple of seg_len={self.seg_len}")
+        q = self.quantiles
+        if not q or any(not 0.0 < x < 1.0 for x in q) or any(a >= b for a, b in zip(q, q[1:])):
+            self.fail("quantiles", "strictly increasing levels inside (0, 1), e.g. [0.1, 0.5, 0.9]")
+        if 0.5 not in q:
+            self.fail("quantiles", "levels that include 0.5 (the median is the point forecast)")
+        if any(not 0 < p < 100 for p in self.levels) or len(set(self.levels)) != len(self.levels):
+            self.fail(
+                "levels", "distinct interval levels in percent inside (0, 100), e.g. [80, 95]"
+            )
+        if len({self.id_column, self.date_column, self.target}) != 3:
+            self.fail("target", "a column other than id_column and date_column")

@@ -1,0 +1,315 @@
+"""Inference written once for a `PanelForecaster` and its SavedModel predictor: both answer
+`model.run("serving_default", window=...)` and `model.metadata`, so `rnn-apps panel evaluate`
+and `predict` run the same code on a trained folder and on an export.
+
+Shape legend: N windows, L lookback, H horizon, Q quantile levels.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnn_apps.errors import UserInputError
+from rnn_apps.tasks.forecast import metrics as M
+
+
+def _facts(model: Any) -> dict[str, Any]:
+    meta = model.metadata
+    return {
+        "lookback": int(meta["lookback"]),
+        "horizon": int(meta["horizon"]),
+        "season": int(meta["season"]),
+        "quantiles": [float(q) for q in meta["quantiles"]],
+        "levels": [int(p) for p in meta["levels"]],
+        "frequency": meta.get("frequency"),
+        "columns": dict(meta["columns"]),
+        "fill": meta.get("fill", "mask"),
+    }
+
+
+def read(model: Any, data: Any) -> Any:
+    """`data` as a `Panel` read the way the model was trained (columns, fill, frequency)."""
+    from rnn_apps.tasks.panel.data import read_panel
+
+    f = _facts(model)
+    c = f["columns"]
+    return read_panel(
+        data, id_column=c["id"], date_column=c["date"], target=c["target"], fill=f["fill"],
+        frequency=f["frequency"],
+    )  # fmt: skip
+
+
+def run_batches(
+    model: Any, windows: Any, *, batch_size: int = 1024, raw: bool = False
+) -> dict[str, np.ndarray]:
+    """The export's outputs for windows (N, L) real units (NaN = not observed), in batches.
+    `raw=True` (in process only) skips the calibrated intervals (calibration itself uses it).
+
+    Raises:
+        UserInputError: a wrong shape, or a window the graph refuses (the graph's message).
+    """
+    import tensorflow as tf
+
+    from rnn_apps.errors import graph_error
+
+    lookback = int(model.metadata["lookback"]) if not raw else model.config.lookback
+    windows = np.asarray(windows, dtype="float32")
+    if windows.ndim != 2 or windows.shape[1] != lookback:
+        raise UserInputError(
+            f"windows must have shape (batch, {lookback}) = (batch, lookback), got "
+            f"{windows.shape}; left-pad a shorter series with NaN."
+        )
+    outs = []
+    try:
+        for i in range(0, max(len(windows), 1), batch_size):
+            chunk = windows[i : i + batch_size]
+            if raw:
+                outs.append(
+                    {k: v.numpy() for k, v in model._serve(tf.constant(chunk), True).items()}
+                )
+            else:
+                outs.append(model.run("serving_default", window=chunk))
+    except tf.errors.InvalidArgumentError as err:
+        raise UserInputError(f"cannot forecast from these windows: {graph_error(err)}") from None
+    return {k: np.concatenate([o[k] for o in outs], axis=0) for k in outs[0]}
+
+
+def _origins(panel: Any, horizon: int, windows: int, step: int) -> list[int]:
+    """Cut points (steps held out at the end) of a rolling-origin backtest, latest last."""
+    return [horizon + step * k for k in range(windows - 1, -1, -1)]
+
+
+def backtest(model: Any, data: Any, *, windows: int = 1, step: int | None = None) -> pd.DataFrame:
+    """Rolling-origin forecasts without refitting, as neuralforecast's `cross_validation`:
+    for each of `windows` cutoffs (`step` steps apart, default the horizon; the last one
+    `horizon` steps before each series' end) the model forecasts the next `horizon` steps from
+    the history up to the cutoff.
+
+    Returns:
+        A long DataFrame: `unique_id`, `cutoff` (the last time seen), `ds`, `y`, `forecast`,
+        `q<level>` per quantile, `lower_<p>` / `upper_<p>`; series without history before a
+        cutoff, or without a fully observed horizon after it, are left out of that cutoff.
+
+    Raises:
+        UserInputError: `windows` or `step` not positive, or no series long enough.
+    """
+    from rnn_apps.tasks.panel.data import last_window
+
+    f = _facts(model)
+    h, lookback = f["horizon"], f["lookback"]
+    step = h if step is None else int(step)
+    if int(windows) < 1 or step < 1:
+        raise UserInputError(f"backtest windows ({windows}) and step ({step}) must be >= 1.")
+    panel = read(model, data)
+    rows, xs = [], []
+    for cut in _origins(panel, h, int(windows), step):
+        for i, v in enumerate(panel.values):
+            if len(v) <= cut:
+                continue
+            history, future = v[: len(v) - cut], v[len(v) - cut : len(v) - cut + h]
+            if not np.isfinite(history).any() or not np.isfinite(future).all():
+                continue
+            xs.append(last_window(history, lookback))
+            rows.append((i, len(history), future))
+    if not rows:
+        raise UserInputError(
+            f"no series is longer than the horizon ({h}) plus the backtest span: give longer "
+            "series or fewer windows."
+        )
+    out = run_batches(model, np.stack(xs))
+    frames = []
+    for k, (i, n, future) in enumerate(rows):
+        times = panel.head(len(panel.values[i]) - n).future_times(i, h)
+        cols = {
+            "unique_id": panel.ids[i],
+            "cutoff": _time(panel, i, n - 1),
+            "ds": times,
+            "y": future,
+            "forecast": out["forecast"][k],
+        }
+        for j, q in enumerate(f["quantiles"]):
+            cols[f"q{q:g}"] = out["quantiles"][k, :, j]
+        for p in f["levels"]:
+            cols[f"lower_{p}"] = out[f"lower_{p}"][k]
+            cols[f"upper_{p}"] = out[f"upper_{p}"][k]
+        frames.append(pd.DataFrame(cols))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _time(panel: Any, i: int, step: int) -> Any:
+    if panel.frequency is None:
+        return int(panel.starts[i]) + step
+    return pd.date_range(panel.starts[i], periods=step + 1, freq=panel.frequency)[-1]
+
+
+def evaluate_panel(
+    model: Any, data: Any, *, backtest: int = 1, step: int | None = None
+) -> dict[str, Any]:
+    """Scores the model on the last `horizon` steps of each series of `data` (M4's protocol
+    when `data` is the training series followed by the test steps), and on `backtest - 1`
+    earlier origins. Reported over every (series, origin): sMAPE, MASE (in-sample seasonal
+    naive scale), OWA against Naive2, per interval level MSIS and coverage, the mean pinball
+    loss of the quantiles (divided by the MASE scale), with Naive2 and seasonal naive
+    forecast from the same histories.
+    """
+    f = _facts(model)
+    h, m = f["horizon"], f["season"]
+    frame = globals()["backtest"](model, data, windows=backtest, step=step)
+    panel = read(model, data)
+    index = {k: i for i, k in enumerate(panel.ids)}
+    ours = {"smape": [], "mase": [], "pinball": []}
+    base = {b: {"smape": [], "mase": []} for b in ("naive2", "seasonal_naive")}
+    intervals = {p: {"msis": [], "coverage": []} for p in f["levels"]}
+    by_step = np.zeros(h)
+    for (uid, _), g in frame.groupby(["unique_id", "cutoff"], sort=False):
+        y = g["y"].to_numpy()
+        history = _history(panel, index[uid], g["cutoff"].iloc[0])
+        history = history[np.isfinite(history)]
+        scale = M.mase_scale(history, m) if len(history) > m else np.nan
+        if not np.isfinite(scale) or scale == 0:
+            scale = np.mean(np.abs(np.diff(history))) if len(history) > 1 else np.nan
+        if not np.isfinite(scale) or scale == 0:
+            continue  # a constant history: MASE is undefined
+        fc = g["forecast"].to_numpy()
+        ours["smape"].append(M.smape(y, fc))
+        ours["mase"].append(float(np.mean(np.abs(y - fc)) / scale))
+        by_step += np.abs(y - fc) / scale
+        ours["pinball"].append(
+            float(np.mean([M.pinball(y, g[f"q{q:g}"].to_numpy(), q) for q in f["quantiles"]]))
+            / scale
+        )
+        for name, fn in (("naive2", M.naive2), ("seasonal_naive", M.seasonal_naive)):
+            b = fn(history, h, m)
+            base[name]["smape"].append(M.smape(y, b))
+            base[name]["mase"].append(float(np.mean(np.abs(y - b)) / scale))
+        for p in f["levels"]:
+            lo, hi = g[f"lower_{p}"].to_numpy(), g[f"upper_{p}"].to_numpy()
+            alpha = 1 - p / 100
+            score = (hi - lo) + (2 / alpha) * ((lo - y) * (y < lo) + (y - hi) * (y > hi))
+            intervals[p]["msis"].append(float(np.mean(score)) / scale)
+            intervals[p]["coverage"].append(M.coverage(y, lo, hi))
+    n = len(ours["smape"])
+    if not n:
+        raise UserInputError("no series could be scored (every history is constant).")
+
+    def owa(s: dict) -> float:
+        return M.owa(s["smape"], s["mase"], base["naive2"]["smape"], base["naive2"]["mase"])
+
+    report: dict[str, Any] = {
+        "num_series": int(frame["unique_id"].nunique()),
+        "num_forecasts": n,
+        "backtest_windows": int(backtest),
+        "horizon": h,
+        "smape": float(np.mean(ours["smape"])),
+        "mase": float(np.mean(ours["mase"])),
+        "owa": owa(ours),
+        "scaled_pinball": float(np.mean(ours["pinball"])),
+        "intervals": {
+            str(p): {
+                "msis": float(np.mean(v["msis"])),
+                "coverage": float(np.mean(v["coverage"])),
+                "nominal": p / 100,
+            }
+            for p, v in intervals.items()
+        },
+        "mase_by_step": (by_step / n).tolist(),
+        "baselines": {
+            k: {
+                "smape": float(np.mean(v["smape"])),
+                "mase": float(np.mean(v["mase"])),
+                "owa": owa(v),
+            }
+            for k, v in base.items()
+        },  # fmt: skip
+    }
+    return report
+
+
+def _history(panel: Any, i: int, cutoff: Any) -> np.ndarray:
+    """Series `i` up to and including time `cutoff`."""
+    v = panel.values[i]
+    if panel.frequency is None:
+        n = int(cutoff) - int(panel.starts[i]) + 1
+    else:
+        n = len(pd.date_range(panel.starts[i], cutoff, freq=panel.frequency))
+    return np.asarray(v[:n], dtype="float64")
+
+
+def predict_panel(model: Any, data: Any) -> pd.DataFrame:
+    """The `horizon` steps after each series of `data`: long DataFrame `unique_id`, `ds`,
+    `forecast`, `q<level>` per quantile, `lower_<p>` / `upper_<p>`, real units."""
+    from rnn_apps.tasks.panel.data import last_window
+
+    f = _facts(model)
+    h = f["horizon"]
+    panel = read(model, data)
+    keep = [i for i, v in enumerate(panel.values) if np.isfinite(v).any()]
+    if len(keep) < len(panel):
+        empty = panel.ids[next(i for i in range(len(panel)) if i not in set(keep))]
+        raise UserInputError(f"series {empty!r} has no observed value; drop it.")
+    out = run_batches(model, np.stack([last_window(v, f["lookback"]) for v in panel.values]))
+    frames = []
+    for i, uid in enumerate(panel.ids):
+        cols = {"unique_id": uid, "ds": panel.future_times(i, h), "forecast": out["forecast"][i]}
+        for j, q in enumerate(f["quantiles"]):
+            cols[f"q{q:g}"] = out["quantiles"][i, :, j]
+        for p in f["levels"]:
+            cols[f"lower_{p}"] = out[f"lower_{p}"][i]
+            cols[f"upper_{p}"] = out[f"upper_{p}"][i]
+        frames.append(pd.DataFrame(cols))
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_fan_chart(
+    model: Any,
+    data: Any,
+    path: str | os.PathLike,
+    *,
+    series: list[str] | None = None,
+    max_series: int = 4,
+    history: int | None = None,
+) -> Path:
+    """PNG of a few series (default the first `max_series`): the last `history` steps
+    (default 3 x horizon), the held-out last horizon, the median forecast of it and the
+    calibrated interval bands, one panel per series."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = _facts(model)
+    h = f["horizon"]
+    frame = backtest(model, data, windows=1)
+    panel = read(model, data)
+    ids = list(series or list(dict.fromkeys(frame["unique_id"]))[:max_series])
+    unknown = [s for s in ids if s not in panel.ids]
+    if unknown:
+        raise UserInputError(f"no series {unknown[0]!r} in the data.")
+    fig, axes = plt.subplots(len(ids), 1, figsize=(9, 2.4 * len(ids)), squeeze=False)
+    span = history or 3 * h
+    for ax, uid in zip(axes[:, 0], ids):
+        i = panel.ids.index(uid)
+        v = panel.values[i]
+        past = v[max(0, len(v) - h - span) : len(v) - h]
+        t0 = len(v) - h - len(past)
+        ax.plot(np.arange(t0, len(v) - h), past, color="0.3", lw=1, label="history")
+        g = frame[frame["unique_id"] == uid]
+        t = np.arange(len(v) - h, len(v))
+        for p, alpha in zip(sorted(f["levels"], reverse=True), (0.2, 0.35, 0.5)):
+            ax.fill_between(t, g[f"lower_{p}"], g[f"upper_{p}"], color="C0", alpha=alpha,
+                            lw=0, label=f"{p}% interval")  # fmt: skip
+        ax.plot(t, g["forecast"], color="C0", lw=1.5, label="median forecast")
+        ax.plot(t, g["y"], color="C3", lw=1, ls="--", label="actual")
+        ax.set_title(str(uid), fontsize=9)
+    axes[0, 0].legend(fontsize=7, loc="upper left", ncol=5)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

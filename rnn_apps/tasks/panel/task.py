@@ -1,0 +1,376 @@
+"""`PanelForecaster`: one global model for many series, with quantiles and calibrated
+intervals (hooks only; the skeleton is `rnn_apps.tasks.base`).
+
+`predict(raw) = postprocess(model(preprocessor(raw)))`: the export's `serving_default` takes
+`window` (B, L) float32 in real units (NaN = not observed: left-pad a series shorter than L
+with NaN), scales each window by its own statistics (`MaskedWindowScale`, the preprocessor),
+runs the network (`build_panel_network`: scaled quantiles) and returns, in real units,
+`forecast` (B, H: the median), `quantiles` (B, H, Q) and, for each calibrated level p,
+`lower_<p>` / `upper_<p>` (B, H): the quantile interval widened by its split-conformal offset
+(per horizon step, in the window's scale; `rnn_apps.tasks.forecast.conformal`), never
+excluding the median.
+
+Shape legend: B batch, L lookback, H horizon, Q quantile levels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from rnn_apps.errors import UserInputError
+from rnn_apps.tasks.base import FitRun, Task
+from rnn_apps.tasks.panel import inference
+from rnn_apps.tasks.panel.config import PanelConfig
+from rnn_apps.tasks.panel.data import Panel, last_window, read_panel, windows
+
+#: Windows per call of the export's `serving_default`.
+MAX_BATCH_WINDOWS = 4096
+#: Observed values beyond this magnitude are refused (a sentinel such as 3e38, a wrong unit).
+MAX_ABS_VALUE = 1e30
+
+
+def base_quantiles(quantiles: list[float], level: int) -> tuple[int, int]:
+    """Indices of the quantiles an interval of `level` percent starts from: (1 - p) / 2 and
+    (1 + p) / 2 when both are levels, else the median twice."""
+    lo, hi = round((100 - level) / 200, 6), round((100 + level) / 200, 6)
+    rounded = [round(q, 6) for q in quantiles]
+    if lo in rounded and hi in rounded:
+        return rounded.index(lo), rounded.index(hi)
+    median = rounded.index(0.5)
+    return median, median
+
+
+class PanelForecaster(Task):
+    """Fits, evaluates, predicts with and exports one global forecasting model.
+
+    Usage::
+
+        fc = PanelForecaster(PanelConfig(lookback=336, horizon=48, season=24))
+        fc.fit(long_df)                  # unique_id, ds, y; the last 2H steps of each series
+                                         # validate (H) and calibrate the intervals (H)
+        fc.evaluate(long_df)             # sMAPE / MASE / OWA / MSIS / coverage of the last H
+        fc.predict(long_df)              # long DataFrame of the next H steps, with intervals
+        fc.export("exported/panel")      # SavedModel, real units in and out
+
+    Learned state (set by `fit`/`load`): `frequency_`, `offsets_` (`{level: [H]}` conformal
+    offsets, window scale), `calibration_` (windows, empirical coverage before and after),
+    `preprocessor_` (`MaskedWindowScale`), `postprocessor_` (`UnscaleForecast`), `model_`,
+    `history_`, `train_seconds_`, `num_short_series_`.
+    """
+
+    task_name: ClassVar[str] = "panel"
+    config_class: ClassVar[type[PanelConfig]] = PanelConfig
+    contract_version: ClassVar[int] = 1
+    model_file: ClassVar[str] = "model.weights.h5"
+    config: PanelConfig
+
+    # ------------------------------------------------------------------ reading
+    def read(self, data: Any, *, frequency: str | None = None) -> Panel:
+        """`data` as a validated `Panel` (see `rnn_apps.tasks.panel.data.read_panel`)."""
+        cfg = self.config
+        return read_panel(
+            data,
+            id_column=cfg.id_column,
+            date_column=cfg.date_column,
+            target=cfg.target,
+            fill=cfg.fill,
+            frequency=frequency,
+        )
+
+    def _build(self) -> None:
+        from rnn_apps.layers import MaskedWindowScale, UnscaleForecast
+        from rnn_apps.tasks.panel.model import build_panel_network
+
+        cfg = self.config
+        self.preprocessor_ = MaskedWindowScale(cfg.season, name="window_scale")
+        self.postprocessor_ = UnscaleForecast(name="unscale")
+        self.model_ = build_panel_network(
+            cfg.lookback, cfg.horizon, cfg.quantiles, seg_len=cfg.seg_len, d_model=cfg.d_model,
+            cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers, dropout=cfg.dropout,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, train: Any, validation: Any, run: FitRun) -> None:
+        import keras
+        import tensorflow as tf
+
+        from rnn_apps.builders import compile_model
+        from rnn_apps.layers import PinballLoss
+
+        cfg = self.config
+        panel = self.read(train)
+        h, lookback = cfg.horizon, cfg.lookback
+        lengths = np.array([np.isfinite(v).sum() for v in panel.values])
+        self.num_series_ = len(panel)
+        self.num_short_series_ = int(np.sum([len(v) < lookback for v in panel.values]))
+        if validation is not None:
+            raise UserInputError(
+                "a panel model validates and calibrates on the last 2 x horizon steps of every "
+                "training series: give the whole series as train and no validation."
+            )
+        if int(lengths.max()) < 2 * h + 2:
+            raise UserInputError(
+                f"the longest series has {int(lengths.max())} observed steps; horizon={h} needs "
+                f"at least {2 * h + 2} (training, {h} validation and {h} calibration steps): "
+                "lower the horizon or give longer series."
+            )
+        self.frequency_ = panel.frequency
+        fit_part = [v[: len(v) - 2 * h] for v in panel.values]
+        x, y = windows(fit_part, lookback, h)
+        if not len(x):
+            raise UserInputError(
+                f"no series is longer than 2 x horizon + 1 = {2 * h + 1} steps: there is nothing "
+                "to train on; lower the horizon."
+            )
+        if cfg.max_train_windows is not None and len(x) > cfg.max_train_windows:
+            keep = np.random.default_rng(cfg.seed).choice(len(x), cfg.max_train_windows, False)
+            x, y = x[np.sort(keep)], y[np.sort(keep)]
+        self.num_train_windows_ = len(x)
+        val = self._holdout(panel, 2 * h)
+        cal = self._holdout(panel, h)
+
+        with run.strategy.scope():
+            self._build()
+            compile_model(
+                self.model_, loss=PinballLoss(cfg.quantiles), learning_rate=cfg.learning_rate,
+                clipnorm=cfg.clipnorm,
+            )  # fmt: skip
+        pre = self.preprocessor_
+
+        def scale(xb: Any, yb: Any) -> tuple[Any, Any]:
+            features, level, s = pre(xb)
+            return features, (yb - level) / s  # (B, L, 2), (B, H)
+
+        steps = cfg.steps_per_epoch or max(1, -(-len(x) // cfg.batch_size))
+        ds = (
+            tf.data.Dataset.from_tensor_slices((x, y))
+            .shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
+            .repeat()
+            .batch(cfg.batch_size)
+            .map(scale)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        val_ds = None
+        if len(val[0]):
+            val_ds = tf.data.Dataset.from_tensor_slices(val).batch(1024).map(scale)
+        self.train_model(
+            self.model_, ds, val_ds, run=run, epochs=cfg.epochs, steps_per_epoch=steps,
+            callbacks=[keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2, min_lr=1e-5)]
+            if val_ds is not None else [],
+            reduce_lr_on_plateau=False,
+        )  # fmt: skip
+        self._signature_fns = {}
+        self._calibrate(*cal)
+
+    def _holdout(self, panel: Panel, cut: int) -> tuple[np.ndarray, np.ndarray]:
+        """The window ending `cut` steps before each series' end and its next H steps, for
+        the series whose H steps are all observed and that have history: (N, L), (N, H)."""
+        h, lookback = self.config.horizon, self.config.lookback
+        xs, ys = [], []
+        for v in panel.values:
+            if len(v) < cut + 1:
+                continue
+            history, future = v[: len(v) - cut], v[len(v) - cut : len(v) - cut + h]
+            if np.isfinite(future).all() and np.isfinite(history).any():
+                xs.append(last_window(history, lookback))
+                ys.append(future)
+        return (
+            np.asarray(xs, "float32").reshape(-1, lookback),
+            np.asarray(ys, "float32").reshape(-1, h),
+        )
+
+    def _calibrate(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Split-conformal offsets per level and horizon step from held-out windows, in each
+        window's own scale (the scale the network forecasts in)."""
+        from rnn_apps.tasks.forecast.conformal import conformal_offsets, conformity_scores
+
+        cfg = self.config
+        self.offsets_ = {}
+        self.calibration_: dict[str, Any] = {"windows": len(x), "levels": {}}
+        if not len(x):
+            raise UserInputError("no series has a fully observed last horizon to calibrate on.")
+        _, _, scale = (np.asarray(t) for t in self.preprocessor_(x))
+        q = inference.run_batches(self, x, raw=True)["quantiles"]  # (N, H, Q) real units
+        for level in cfg.levels:
+            i, j = base_quantiles(cfg.quantiles, level)
+            lo, hi = q[..., i] / scale, q[..., j] / scale
+            scores = conformity_scores(y / scale, lo, hi)
+            try:
+                c = conformal_offsets(scores, level / 100)
+            except ValueError as err:
+                raise UserInputError(
+                    f"calibrating the {level}% interval: {err} (one per series with a fully "
+                    "observed last horizon); give more series or lower the levels."
+                ) from None
+            self.offsets_[str(level)] = c.astype("float32").tolist()
+            inside = (y >= (lo - c) * scale) & (y <= (hi + c) * scale)
+            raw_inside = (y >= q[..., i]) & (y <= q[..., j])
+            self.calibration_["levels"][str(level)] = {
+                "coverage_before": float(raw_inside.mean()),
+                "coverage_after": float(inside.mean()),
+            }
+        self._signature_fns = {}
+
+    # ------------------------------------------------------------------ export hooks
+    def endpoints(self) -> list[Any]:
+        """`serving_default`: `window` (B, L) float32 real units, NaN = not observed ->
+        `forecast` (B, H), `quantiles` (B, H, Q), `lower_<p>` / `upper_<p>` (B, H), real units.
+        Refuses more than `MAX_BATCH_WINDOWS` windows, a wrong window length, inf or values
+        beyond `MAX_ABS_VALUE`, and a window without any observed value."""
+        import tensorflow as tf
+
+        from rnn_apps.export import Endpoint
+
+        self._check_fitted()
+        return [
+            Endpoint(
+                "serving_default",
+                self._serve,
+                [tf.TensorSpec([None, self.config.lookback], tf.float32, name="window")],
+            )
+        ]
+
+    def _serve(self, window: Any, raw: bool = False) -> dict[str, Any]:
+        import tensorflow as tf
+
+        cfg = self.config
+        lookback = cfg.lookback
+        dynamic = tf.raw_ops.PlaceholderWithDefault(input=window, shape=[None, None])
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(dynamic)[1], lookback,
+                message=f"window must have shape [batch, {lookback}] (lookback steps, NaN-padded "
+                "on the left for a shorter series); got [batch, steps] =",
+            ),
+            tf.debugging.assert_less_equal(
+                tf.shape(dynamic)[0], MAX_BATCH_WINDOWS,
+                message=f"at most {MAX_BATCH_WINDOWS} windows per request; split the batch",
+            ),
+        ]  # fmt: skip
+        with tf.control_dependencies(checks):
+            window = tf.ensure_shape(tf.identity(dynamic), [None, lookback])
+        observed = tf.logical_not(tf.math.is_nan(window))
+        finite = tf.where(observed, window, 0.0)
+        checks = [
+            tf.debugging.assert_less_equal(
+                tf.reduce_max(tf.abs(finite)), tf.constant(MAX_ABS_VALUE, tf.float32),
+                message=f"window holds inf or values beyond {MAX_ABS_VALUE:g}; check the units",
+            ),
+            tf.debugging.assert_equal(
+                tf.reduce_all(tf.reduce_any(observed, axis=1)), True,
+                message="a window has no observed value (all NaN); drop it or give history",
+            ),
+        ]  # fmt: skip
+        with tf.control_dependencies(checks):
+            window = tf.identity(window)
+        features, level, scale = self.preprocessor_(window)  # (B, L, 2), (B, 1), (B, 1)
+        q = tf.cast(self.model_(features, training=False), tf.float32)  # (B, H, Q) scaled
+        real = self.postprocessor_([q, level, scale])  # (B, H, Q) real units
+        median = cfg.quantiles.index(0.5)
+        out = {"forecast": real[..., median], "quantiles": real}
+        if raw:
+            return out
+        for level_pct in cfg.levels:
+            i, j = base_quantiles(cfg.quantiles, level_pct)
+            c = tf.constant(np.asarray(self.offsets_[str(level_pct)], "float32"))[None, :]
+            # A negative offset narrows the interval; it never excludes the median.
+            out[f"lower_{level_pct}"] = tf.minimum(real[..., i] - c * scale, out["forecast"])
+            out[f"upper_{level_pct}"] = tf.maximum(real[..., j] + c * scale, out["forecast"])
+        return out
+
+    def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
+        rng = np.random.default_rng(0)
+        lookback = self.config.lookback
+        t = np.arange(lookback)
+        windows_ = (
+            10.0
+            + 3.0 * np.sin(2 * np.pi * t / self.config.season)
+            + rng.normal(0, 0.5, (4, lookback))
+        )
+        windows_[1, : lookback // 2] = np.nan  # a short series, left-padded
+        return {"serving_default": {"window": windows_.astype("float32")}}
+
+    def export_metadata(self) -> dict[str, Any]:
+        self._check_fitted()
+        cfg = self.config
+        outputs = {
+            "forecast": "float32 [batch, horizon], the median, real units",
+            "quantiles": "float32 [batch, horizon, len(quantiles)], real units",
+        }
+        for p in cfg.levels:
+            outputs[f"lower_{p}"] = f"float32 [batch, horizon], {p}% interval, real units"
+            outputs[f"upper_{p}"] = f"float32 [batch, horizon], {p}% interval, real units"
+        return {
+            "lookback": cfg.lookback,
+            "horizon": cfg.horizon,
+            "season": cfg.season,
+            "frequency": self.frequency_,
+            "quantiles": list(cfg.quantiles),
+            "levels": list(cfg.levels),
+            "columns": {"id": cfg.id_column, "date": cfg.date_column, "target": cfg.target},
+            "fill": cfg.fill,
+            "max_batch_windows": MAX_BATCH_WINDOWS,
+            "conformal": {
+                "method": "split conformal per horizon step on each series' last horizon "
+                "(held out of training), scores in the window's scale",
+                "offsets": self.offsets_,
+                "calibration": self.calibration_,
+            },
+            "scaling": "per window, inside the graph: level = mean of the last season observed "
+            "steps, scale = standard deviation of the observed steps",
+            "inputs": {"window": "float32 [batch, lookback], real units, NaN = not observed"},
+            "outputs": outputs,
+        }
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "frequency": self.frequency_,
+            "offsets": self.offsets_,
+            "calibration": self.calibration_,
+            "num_short_series": getattr(self, "num_short_series_", 0),
+        }
+
+    def set_state(self, state: Mapping[str, Any], model_file: Path) -> None:
+        self.frequency_ = state["frequency"]
+        self.offsets_ = {str(k): list(v) for k, v in state["offsets"].items()}
+        self.calibration_ = dict(state.get("calibration") or {})
+        self.num_short_series_ = int(state.get("num_short_series", 0))
+        self._build()
+        self.model_.load_weights(model_file)
+
+    def _write_model(self, path: Path) -> None:
+        self.model_.save_weights(path)
+
+    # ------------------------------------------------------------------ public API
+    def forecast_windows(self, windows_: Any) -> dict[str, np.ndarray]:
+        """The export's outputs for raw windows (n, L) real units, NaN = not observed."""
+        self._check_fitted()
+        return inference.run_batches(self, windows_)
+
+    def predict(self, data: Any) -> pd.DataFrame:
+        """The `horizon` steps after each series of `data`: a long DataFrame (`unique_id`,
+        `ds`, `forecast`, one column per quantile, `lower_<p>` / `upper_<p>`)."""
+        self._check_fitted()
+        return inference.predict_panel(self, data)
+
+    def evaluate(self, data: Any, *, backtest: int = 1, step: int | None = None) -> dict:
+        """Scores forecasts of the last `horizon` steps of each series of `data` (and of
+        `backtest - 1` earlier origins, `step` apart): see `inference.evaluate_panel`."""
+        self._check_fitted()
+        return inference.evaluate_panel(self, data, backtest=backtest, step=step)
+
+    def backtest(self, data: Any, *, windows: int = 1, step: int | None = None) -> pd.DataFrame:
+        """Rolling-origin forecasts without refitting (`inference.backtest`)."""
+        self._check_fitted()
+        return inference.backtest(self, data, windows=windows, step=step)
+
+    def plot_fan_chart(self, data: Any, path: str | os.PathLike, **kwargs: Any) -> Path:
+        """PNG of a few series' history, median and interval bands (`inference.plot_fan_chart`)."""
+        self._check_fitted()
+        return inference.plot_fan_chart(self, data, path, **kwargs)

@@ -1,0 +1,253 @@
+"""Forecasting many series with one model (`PanelForecaster`): tiny synthetic panels with
+known seasonal structure, intervals that hold, short series masked, every input form, bad
+input. What every task shares (export verified in a clean process, save/load, the command
+line, --help) is held by `run_task_test` (test_task_contract.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnn_apps.cli import main
+from rnn_apps.errors import UserInputError
+from rnn_apps.tasks.panel import PanelConfig, PanelForecaster, backtest, read_panel
+from rnn_apps.tasks.panel.data import windows
+from rnn_apps.tasks.panel.task import base_quantiles
+from rnn_apps.testing import _assert_one_line_error
+
+M = 12  # season
+
+
+def seasonal_panel(n_series: int = 30, seed: int = 0, short: int = 0) -> pd.DataFrame:
+    """Seasonal series (period 12) of different levels, lengths and noise; the first `short`
+    series have only 30 steps (shorter than a 48-step lookback)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(n_series):
+        n = 30 if k < short else int(rng.integers(120, 220))
+        t = np.arange(n)
+        level = rng.uniform(10, 200)
+        y = level * (1 + 0.3 * np.sin(2 * np.pi * (t + k) / M))
+        y = y + rng.normal(0, 0.04 * level, n)
+        parts.append(pd.DataFrame({"unique_id": f"s{k:02d}", "ds": t, "y": y}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def tiny(**overrides) -> PanelConfig:
+    base = dict(
+        lookback=48, horizon=12, season=M, seg_len=12, d_model=16, units=16, num_layers=1,
+        epochs=12, batch_size=64, levels=[80, 90], quantiles=[0.05, 0.1, 0.5, 0.9, 0.95],
+        learning_rate=3e-3, verbose=0,
+    )  # fmt: skip
+    return PanelConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    frame = seasonal_panel(40, short=4)
+    return PanelForecaster(tiny()).fit(frame), frame
+
+
+# === Windows and reading every shape a user has ===
+def test_windows_left_pad_short_series_and_skip_unobserved_targets():
+    x, y = windows([np.arange(10.0), np.r_[np.arange(5.0), np.nan, np.arange(4.0)]], 6, 2)
+    assert x.shape[1] == 6 and y.shape[1] == 2
+    assert np.isnan(x[0, :5]).all() and x[0, 5] == 0.0  # first window: 1 step of history
+    assert np.isfinite(y).all()
+
+
+def test_long_dict_list_and_wide_forms_read_alike():
+    idx = pd.date_range("2024-01-01", periods=30, freq="h")
+    a = pd.Series(np.arange(30.0), index=idx, name="a")
+    b = pd.Series(np.arange(30.0) * 2, index=idx, name="b")
+    long = pd.concat(
+        [pd.DataFrame({"unique_id": s.name, "ds": idx, "y": s.to_numpy()}) for s in (a, b)]
+    )
+    forms = [long, {"a": a, "b": b}, [a, b], pd.DataFrame({"a": a, "b": b})]
+    panels = [read_panel(f) for f in forms]
+    for p in panels:
+        assert p.ids == ["a", "b"] and p.frequency == "h"
+        np.testing.assert_array_equal(p.values[1], b.to_numpy())
+        assert p.starts[0] == idx[0]
+
+
+def test_gaps_are_missing_or_filled():
+    frame = pd.DataFrame({"unique_id": "a", "ds": [0, 1, 3, 4], "y": [1.0, 2.0, 4.0, 5.0]})
+    np.testing.assert_array_equal(read_panel(frame).values[0], [1, 2, np.nan, 4, 5])
+    np.testing.assert_array_equal(read_panel(frame, fill="interpolate").values[0], [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(read_panel(frame, fill="ffill").values[0], [1, 2, 2, 4, 5])
+
+
+@pytest.mark.parametrize(
+    "frame, match",
+    [
+        (pd.DataFrame({"unique_id": ["a", "a"], "ds": [0, 0], "y": [1.0, 2.0]}), "one row per"),
+        (pd.DataFrame({"unique_id": ["a", None], "ds": [0, 1], "y": [1.0, 2.0]}), "id column"),
+        (pd.DataFrame({"unique_id": ["a", "a"], "ds": [0, 1], "y": ["1", "x"]}), "not a number"),
+        (pd.DataFrame({"unique_id": ["a"], "ds": [0], "y": [np.inf]}), "inf"),
+        (
+            pd.DataFrame({
+                "unique_id": ["a"] * 4 + ["b"] * 4,
+                "ds": list(pd.date_range("2024-01-01", periods=4, freq="h"))
+                + list(pd.date_range("2024-01-01", periods=4, freq="D")),
+                "y": np.arange(8.0),
+            }),
+            "different frequencies",
+        ),
+        (pd.DataFrame({"id": ["a"], "ds": [0], "value": [1.0]}), "no column 'y'"),
+    ],
+)  # fmt: skip
+def test_bad_panels_are_refused_in_one_line(frame, match):
+    frame = frame if "id" not in frame.columns else frame.rename(columns={"id": "unique_id"})
+    _assert_one_line_error(lambda: read_panel(frame), match)
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"quantiles": [0.5, 0.1, 0.9]}, "strictly increasing"),
+        ({"quantiles": [0.1, 0.5, 1.2]}, "strictly increasing"),
+        ({"quantiles": [0.1, 0.9]}, "include 0.5"),
+        ({"levels": [95, 120]}, "levels"),
+        ({"lookback": 50, "seg_len": 12}, "multiple of seg_len"),
+    ],
+)
+def test_bad_options_are_refused_in_one_line(overrides, match):
+    _assert_one_line_error(lambda: PanelForecaster(tiny(**overrides)), match)
+
+
+def test_a_horizon_longer_than_every_series_is_refused():
+    frame = seasonal_panel(3, short=3)  # 30 steps each
+    _assert_one_line_error(
+        lambda: PanelForecaster(tiny(horizon=24)).fit(frame), "lower the horizon"
+    )
+
+
+# === The model ===
+def test_quantiles_never_cross_and_intervals_contain_the_median(fitted):
+    fc, frame = fitted
+    out = fc.forecast_windows(np.stack([
+        np.r_[np.full(20, np.nan), 50 + 10 * np.sin(np.arange(28))],
+        100 + np.random.default_rng(1).normal(0, 30, 48),
+    ]).astype("float32"))  # fmt: skip
+    assert out["quantiles"].shape == (2, 12, 5)
+    assert (np.diff(out["quantiles"], axis=-1) > 0).all()
+    for p in (80, 90):
+        assert (out[f"lower_{p}"] <= out["forecast"]).all()
+        assert (out["forecast"] <= out[f"upper_{p}"]).all()
+
+
+def test_intervals_hold_on_new_data_and_beat_the_naive_baselines(fitted):
+    fc, _ = fitted
+    new = seasonal_panel(60, seed=7)  # series the model never saw
+    report = fc.evaluate(new, backtest=3)
+    assert report["num_forecasts"] == 180
+    cov = report["intervals"]["90"]["coverage"]
+    assert 0.8 <= cov <= 0.99, report["intervals"]
+    assert report["intervals"]["80"]["coverage"] <= cov
+    assert report["mase"] < report["baselines"]["naive2"]["mase"]
+    assert report["owa"] < 1.0
+
+
+def test_short_series_are_masked_and_still_forecast(fitted):
+    fc, frame = fitted
+    assert fc.num_short_series_ == 4
+    pred = fc.predict(frame)
+    short = pred[pred["unique_id"] == "s00"]
+    assert len(short) == 12 and np.isfinite(short["forecast"]).all()
+    assert short["ds"].tolist() == list(range(30, 42))
+    # what a series looked like before its first step does not matter: padding is padding
+    one = frame[frame["unique_id"] == "s00"]
+    again = fc.predict(one.assign(ds=one["ds"] + 100))
+    np.testing.assert_allclose(again["forecast"], short["forecast"], rtol=1e-6)
+
+
+def test_export_equals_in_process_with_quantiles_and_intervals(fitted, tmp_path):
+    from rnn_apps.tasks.base import open_model
+
+    fc, frame = fitted
+    fc.export(tmp_path / "sm")
+    predictor = open_model(tmp_path / "sm")
+    meta = predictor.metadata
+    assert meta["quantiles"] == [0.05, 0.1, 0.5, 0.9, 0.95] and meta["levels"] == [80, 90]
+    assert set(meta["conformal"]["offsets"]) == {"80", "90"}
+    a, b = fc.predict(frame), predictor_predict(predictor, frame)
+    pd.testing.assert_frame_equal(a, b, rtol=1e-5)
+
+
+def predictor_predict(predictor, frame):
+    from rnn_apps.tasks.panel import predict_panel
+
+    return predict_panel(predictor, frame)
+
+
+def test_backtest_reports_cutoffs(fitted):
+    fc, frame = fitted
+    bt = backtest(fc, frame, windows=2, step=6)
+    long_ids = bt["unique_id"].unique()
+    assert set(bt.columns) >= {"unique_id", "cutoff", "ds", "y", "forecast", "lower_90"}
+    g = bt[bt["unique_id"] == long_ids[-1]]
+    assert g["cutoff"].nunique() == 2 and len(g) == 24
+    assert np.diff(sorted(g["cutoff"].unique()))[0] == 6
+
+
+def test_bad_windows_are_refused_at_the_boundary(fitted):
+    fc, _ = fitted
+    _assert_one_line_error(lambda: fc.forecast_windows(np.zeros((2, 10))), "left-pad")
+    _assert_one_line_error(
+        lambda: fc.forecast_windows(np.full((1, 48), np.nan)), "no observed value"
+    )
+    _assert_one_line_error(lambda: fc.forecast_windows(np.r_[np.ones(47), np.inf][None]), "inf")
+
+
+def test_timestamps_give_future_dates(tmp_path):
+    idx = pd.date_range("2024-01-01", periods=150, freq="h")
+    rng = np.random.default_rng(0)
+    frame = pd.concat([
+        pd.DataFrame({"store": k, "date": idx, "sales": 10 + np.sin(np.arange(150) / 2)
+                      + rng.normal(0, 0.1, 150)})
+        for k in "abcdefghij"
+    ])  # fmt: skip
+    cfg = tiny(id_column="store", date_column="date", target="sales", epochs=1)
+    pred = PanelForecaster(cfg).fit(frame).predict(frame)
+    assert pred["ds"].iloc[0] == idx[-1] + pd.Timedelta(hours=1)
+    assert pred["unique_id"].unique().tolist() == list("abcdefghij")
+
+
+def test_cli_train_predict_evaluate_with_named_columns(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    frame = seasonal_panel(8).rename(columns={"unique_id": "meter", "ds": "t", "y": "kwh"})
+    frame.to_csv("meters.csv", index=False)
+    argv = [
+        "panel", "train", "--data", "meters.csv", "--id-column", "meter", "--date-column",
+        "t", "--target", "kwh", "--lookback", "24", "--horizon", "6", "--season", "12",
+        "--epochs", "1", "--quantiles", "0.1", "0.5", "0.9", "--level", "80",
+        "--output-dir", "run", "--json",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["calibration"]["windows"] == 8
+    assert main(["panel", "evaluate", "--model", "run", "--data", "meters.csv", "--backtest",
+                 "2", "--output-dir", "eval", "--json"]) == 0  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["metrics"]["num_forecasts"] == 16 and "80" in doc["metrics"]["intervals"]
+    assert (tmp_path / "eval" / "fan_chart.png").stat().st_size > 1000
+    assert main(["panel", "predict", "--model", "run/saved_model", "--data", "meters.csv",
+                 "--output-dir", "out"]) == 0  # fmt: skip
+    pred = pd.read_csv("out/forecast.csv")
+    assert len(pred) == 48 and {"lower_80", "upper_80", "q0.9"} <= set(pred.columns)
+
+
+def test_base_quantiles_pick_the_symmetric_pair():
+    q = [0.025, 0.1, 0.5, 0.9, 0.975]
+    assert base_quantiles(q, 95) == (0, 4) and base_quantiles(q, 80) == (1, 3)
+    assert base_quantiles(q, 50) == (2, 2)
+
+
+def test_fit_refuses_a_separate_validation_panel():
+    frame = seasonal_panel(3)
+    with pytest.raises(UserInputError, match="no validation"):
+        PanelForecaster(tiny(epochs=1)).fit(frame, frame)
