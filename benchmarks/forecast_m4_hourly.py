@@ -26,6 +26,7 @@ prediction through the SavedModel); with `--export-dir`, the model is exported t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -175,14 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=os.environ.get("RNN_APPS_DATA_DIR"))
     p.add_argument("--lookback", type=int, default=336)
+    p.add_argument("--transform", default="log", choices=("log", "none"))
     p.add_argument("--units", type=int, default=128)
     p.add_argument("--num-layers", type=int, default=2)
+    p.add_argument("--num-models", type=int, default=3)
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--steps-per-epoch", type=int, default=400)
-    p.add_argument("--max-train-minutes", type=float, default=15.0)
+    p.add_argument("--max-train-minutes", type=float, default=25.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--baselines", nargs="*", default=list(STATS_MODELS), choices=STATS_MODELS)
     p.add_argument("--n-jobs", type=int, default=2, help="statsforecast processes")
+    p.add_argument("--max-series", type=int, default=None, help="the first N series (a smoke run)")
     p.add_argument("--export-dir", default=None)
     p.add_argument("--output", default=str(result_path("forecast_m4_hourly")))
     args = p.parse_args(argv)
@@ -196,6 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     from rnn_apps.tasks.predictor import SavedModelPredictor
 
     m4 = load_m4("Hourly", data_dir=args.data_dir)
+    if args.max_series:
+        keep = m4.train["unique_id"].unique()[: args.max_series]
+        m4 = dataclasses.replace(
+            m4,
+            train=m4.train[m4.train["unique_id"].isin(keep)],
+            test=m4.test[m4.test["unique_id"].isin(keep)],
+        )
     h, season = m4.horizon, m4.season
     insample, actual = m4.series("train"), m4.series("test")
     ids = list(insample)
@@ -222,15 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     models["seasonal_naive"] = score(actual, insample, snaive, {}, naive2, season)
 
     cfg = PanelConfig(
-        lookback=args.lookback, horizon=h, season=season, units=args.units, d_model=args.units,
-        num_layers=args.num_layers, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+        lookback=args.lookback, horizon=h, season=season, transform=args.transform,
+        units=args.units, d_model=args.units, num_layers=args.num_layers,
+        num_models=args.num_models, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
         max_train_minutes=args.max_train_minutes, seed=args.seed, levels=list(LEVELS), verbose=2,
     )  # fmt: skip
     print(f"panel model: {len(ids)} series, lookback {cfg.lookback}", flush=True)
     fc = PanelForecaster(cfg).fit(m4.train)
     result["config"] = cfg.to_dict()
     result["train_seconds"] = round(fc.train_seconds_, 1)
-    result["epochs"] = len(fc.history_["model"]["loss"])
+    result["epochs"] = {k: len(v["loss"]) for k, v in fc.history_.items()}
     result["calibration"] = fc.calibration_
     full = pd.concat([m4.train, m4.test], ignore_index=True)
     frame = backtest(fc, full, windows=1)

@@ -15,7 +15,9 @@ from rnn_apps.testing import mirror_dir
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-NEEDS_DATA = ("load_etth1", "load_corpus", "load_imdb", "split_etth1", "load_fra_eng")
+NEEDS_DATA = (
+    "load_etth1", "load_corpus", "load_imdb", "split_etth1", "load_fra_eng", "load_m4",
+)  # fmt: skip
 
 
 def test_readme_has_python_examples():

@@ -251,3 +251,29 @@ def test_fit_refuses_a_separate_validation_panel():
     frame = seasonal_panel(3)
     with pytest.raises(UserInputError, match="no validation"):
         PanelForecaster(tiny(epochs=1)).fit(frame, frame)
+
+
+def test_an_ensemble_averages_its_networks_and_round_trips(tmp_path):
+    frame = seasonal_panel(12)
+    fc = PanelForecaster(tiny(num_models=2, epochs=1, levels=[80])).fit(frame)
+    assert len(fc.networks_) == 2 and set(fc.history_) == {"model_0", "model_1"}
+    features = np.asarray(fc.preprocessor_(np.ones((1, 48), "float32"))[0])
+    each = [np.asarray(net(features)) for net in fc.networks_]
+    np.testing.assert_allclose(np.asarray(fc.model_(features)), np.mean(each, 0), rtol=1e-5)
+    fc.save(tmp_path / "p")
+    again = PanelForecaster.load(tmp_path / "p")
+    pd.testing.assert_frame_equal(again.predict(frame), fc.predict(frame))
+
+
+def test_log_transform_keeps_forecasts_positive_and_refuses_non_positive_values():
+    frame = seasonal_panel(12)
+    fc = PanelForecaster(tiny(transform="log", epochs=2, levels=[80])).fit(frame)
+    pred = fc.predict(frame)
+    assert (pred[["forecast", "q0.05", "lower_80"]].to_numpy() > 0).all()
+    assert (np.diff(pred[[f"q{q:g}" for q in fc.config.quantiles]].to_numpy(), axis=1) > 0).all()
+    window = np.r_[np.full(8, np.nan), np.ones(39), 0.0][None]
+    _assert_one_line_error(lambda: fc.forecast_windows(window), "must be > 0")
+    _assert_one_line_error(
+        lambda: PanelForecaster(tiny(transform="log")).fit(frame.assign(y=frame["y"] - 100)),
+        "transform='none'",
+    )

@@ -9,6 +9,7 @@ from rnn_apps.tasks.base import TaskConfig
 
 CELLS = ("gru", "lstm")
 FILLS = ("mask", "ffill", "interpolate")
+TRANSFORMS = ("none", "log")
 
 
 @dataclasses.dataclass
@@ -26,9 +27,13 @@ class PanelConfig(TaskConfig):
         quantiles: Quantile levels the network forecasts (strictly increasing in (0, 1));
             the point forecast is the median, so 0.5 must be one of them.
         levels: Prediction-interval levels in percent, each calibrated by split conformal on
-            the last `horizon` steps of every series (held out of training); an interval
-            starts from the quantiles (1 - p) / 2 and (1 + p) / 2 when both are levels, else
-            from the median.
+            the last `horizon` steps of every series (held out of training), per horizon
+            step: an interval starts from the quantiles (1 - p) / 2 and (1 + p) / 2 when both
+            are levels (widened in proportion to its width), else from the median (widened
+            in proportion to the window's scale).
+        transform: `"log"` models the logarithm of the series (positive data whose errors
+            are relative, such as sales, traffic or load: what sMAPE scores); `"none"` the
+            values themselves.
         fill: Missing steps (gaps, NaN): `"mask"` keeps them missing (masked in windows,
             never a target), `"ffill"` carries the last value forward, `"interpolate"`
             interpolates linearly.
@@ -38,11 +43,14 @@ class PanelConfig(TaskConfig):
         units: Width of the recurrent layers.
         num_layers: Depth of the recurrent stack.
         dropout: Input dropout of the recurrent layers.
+        num_models: Networks trained with seeds `seed`, `seed + 1`, ... (each with its own
+            early stopping and an equal share of `max_train_minutes`) whose scaled quantiles
+            are averaged (an average of ordered quantiles stays ordered).
         learning_rate: Adam learning rate (halved after 2 epochs without progress).
         clipnorm: Gradient-norm clipping.
         batch_size: Windows per training batch.
         epochs: Maximum epochs.
-        steps_per_epoch: Batches per epoch (windows are drawn with replacement); None = one
+        steps_per_epoch: Batches per epoch (the shuffled windows repeat); None = one
             pass over the training windows.
         patience: Early-stopping patience on the validation windows (the `horizon` steps
             before the calibration ones).
@@ -59,6 +67,7 @@ class PanelConfig(TaskConfig):
         default_factory=lambda: [0.025, 0.1, 0.5, 0.9, 0.975]
     )
     levels: list[int] = dataclasses.field(default_factory=lambda: [80, 95])
+    transform: str = "none"
     fill: str = "mask"
     seg_len: int = 24
     d_model: int = 128
@@ -66,6 +75,7 @@ class PanelConfig(TaskConfig):
     units: int = 128
     num_layers: int = 2
     dropout: float = 0.0
+    num_models: int = 1
     learning_rate: float = 1e-3
     clipnorm: float = 1.0
     batch_size: int = 256
@@ -79,11 +89,12 @@ class PanelConfig(TaskConfig):
     def check(self) -> None:
         self.require_positive(
             "lookback", "horizon", "season", "seg_len", "d_model", "units", "num_layers",
-            "learning_rate", "clipnorm", "batch_size", "epochs", "steps_per_epoch",
+            "num_models", "learning_rate", "clipnorm", "batch_size", "epochs", "steps_per_epoch",
             "max_train_windows",
         )  # fmt: skip
         self.require_choice("cell", CELLS)
         self.require_choice("fill", FILLS)
+        self.require_choice("transform", TRANSFORMS)
         self.require_range("dropout", 0.0, 1.0)
         if self.patience < 0:
             self.fail("patience", ">= 0")

@@ -44,11 +44,8 @@ def read(model: Any, data: Any) -> Any:
     )  # fmt: skip
 
 
-def run_batches(
-    model: Any, windows: Any, *, batch_size: int = 1024, raw: bool = False
-) -> dict[str, np.ndarray]:
+def run_batches(model: Any, windows: Any, *, batch_size: int = 1024) -> dict[str, np.ndarray]:
     """The export's outputs for windows (N, L) real units (NaN = not observed), in batches.
-    `raw=True` (in process only) skips the calibrated intervals (calibration itself uses it).
 
     Raises:
         UserInputError: a wrong shape, or a window the graph refuses (the graph's message).
@@ -57,7 +54,7 @@ def run_batches(
 
     from rnn_apps.errors import graph_error
 
-    lookback = int(model.metadata["lookback"]) if not raw else model.config.lookback
+    lookback = int(model.metadata["lookback"])
     windows = np.asarray(windows, dtype="float32")
     if windows.ndim != 2 or windows.shape[1] != lookback:
         raise UserInputError(
@@ -67,13 +64,7 @@ def run_batches(
     outs = []
     try:
         for i in range(0, max(len(windows), 1), batch_size):
-            chunk = windows[i : i + batch_size]
-            if raw:
-                outs.append(
-                    {k: v.numpy() for k, v in model._serve(tf.constant(chunk), True).items()}
-                )
-            else:
-                outs.append(model.run("serving_default", window=chunk))
+            outs.append(model.run("serving_default", window=windows[i : i + batch_size]))
     except tf.errors.InvalidArgumentError as err:
         raise UserInputError(f"cannot forecast from these windows: {graph_error(err)}") from None
     return {k: np.concatenate([o[k] for o in outs], axis=0) for k in outs[0]}

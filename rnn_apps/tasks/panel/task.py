@@ -6,16 +6,20 @@ intervals (hooks only; the skeleton is `rnn_apps.tasks.base`).
 with NaN), scales each window by its own statistics (`MaskedWindowScale`, the preprocessor),
 runs the network (`build_panel_network`: scaled quantiles) and returns, in real units,
 `forecast` (B, H: the median), `quantiles` (B, H, Q) and, for each calibrated level p,
-`lower_<p>` / `upper_<p>` (B, H): the quantile interval widened by its split-conformal offset
-(per horizon step, in the window's scale; `rnn_apps.tasks.forecast.conformal`), never
-excluding the median.
+`lower_<p>` / `upper_<p>` (B, H): the quantile interval widened by its split-conformal factor
+(per horizon step, in proportion to the interval's width: conformalized quantile regression
+with width-normalised scores; `rnn_apps.tasks.forecast.conformal`), never excluding the
+median. With `transform="log"` the scaling and the intervals are in log space and every output
+goes back through `exp`.
 
 Shape legend: B batch, L lookback, H horizon, Q quantile levels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,9 +63,10 @@ class PanelForecaster(Task):
         fc.export("exported/panel")      # SavedModel, real units in and out
 
     Learned state (set by `fit`/`load`): `frequency_`, `offsets_` (`{level: [H]}` conformal
-    offsets, window scale), `calibration_` (windows, empirical coverage before and after),
-    `preprocessor_` (`MaskedWindowScale`), `postprocessor_` (`UnscaleForecast`), `model_`,
-    `history_`, `train_seconds_`, `num_short_series_`.
+    factors), `calibration_` (windows, empirical coverage before and after),
+    `preprocessor_` (`MaskedWindowScale`), `postprocessor_` (`UnscaleForecast`), `networks_`
+    (the `num_models` networks), `model_` (their average), `history_`, `train_seconds_`,
+    `num_series_`, `num_short_series_`, `num_train_windows_`.
     """
 
     task_name: ClassVar[str] = "panel"
@@ -84,16 +89,38 @@ class PanelForecaster(Task):
         )
 
     def _build(self) -> None:
+        import keras
+
         from rnn_apps.layers import MaskedWindowScale, UnscaleForecast
         from rnn_apps.tasks.panel.model import build_panel_network
 
         cfg = self.config
-        self.preprocessor_ = MaskedWindowScale(cfg.season, name="window_scale")
-        self.postprocessor_ = UnscaleForecast(name="unscale")
-        self.model_ = build_panel_network(
-            cfg.lookback, cfg.horizon, cfg.quantiles, seg_len=cfg.seg_len, d_model=cfg.d_model,
-            cell=cfg.cell, units=cfg.units, num_layers=cfg.num_layers, dropout=cfg.dropout,
-        )  # fmt: skip
+        log = cfg.transform == "log"
+        self.preprocessor_ = MaskedWindowScale(cfg.season, log=log, name="window_scale")
+        self.postprocessor_ = UnscaleForecast(log=log, name="unscale")
+        self.networks_ = [
+            build_panel_network(
+                cfg.lookback,
+                cfg.horizon,
+                cfg.quantiles,
+                seg_len=cfg.seg_len,
+                d_model=cfg.d_model,
+                cell=cfg.cell,
+                units=cfg.units,
+                num_layers=cfg.num_layers,
+                dropout=cfg.dropout,
+                name=f"panel_network_{k}",
+            )  # fmt: skip
+            for k in range(cfg.num_models)
+        ]
+        if len(self.networks_) == 1:
+            self.model_ = self.networks_[0]
+        else:  # (B, L, 2) -> the mean of the networks' (B, H, Q)
+            inp = keras.Input((cfg.lookback, 2), name="features")
+            outs = [net(inp) for net in self.networks_]
+            self.model_ = keras.Model(
+                inp, keras.layers.Average(name="average")(outs), name="panel_ensemble"
+            )
 
     # ------------------------------------------------------------------ fit
     def _fit(self, train: Any, validation: Any, run: FitRun) -> None:
@@ -120,6 +147,13 @@ class PanelForecaster(Task):
                 f"at least {2 * h + 2} (training, {h} validation and {h} calibration steps): "
                 "lower the horizon or give longer series."
             )
+        if cfg.transform == "log":
+            for uid, v in zip(panel.ids, panel.values):
+                if np.nanmin(v) <= 0:
+                    raise UserInputError(
+                        f"series {uid!r} holds {np.nanmin(v):g}: transform='log' needs values "
+                        "> 0; use transform='none' (or shift the series)."
+                    )
         self.frequency_ = panel.frequency
         fit_part = [v[: len(v) - 2 * h] for v in panel.values]
         x, y = windows(fit_part, lookback, h)
@@ -137,34 +171,44 @@ class PanelForecaster(Task):
 
         with run.strategy.scope():
             self._build()
-            compile_model(
-                self.model_, loss=PinballLoss(cfg.quantiles), learning_rate=cfg.learning_rate,
-                clipnorm=cfg.clipnorm,
-            )  # fmt: skip
+            for net in self.networks_:
+                compile_model(
+                    net, loss=PinballLoss(cfg.quantiles), learning_rate=cfg.learning_rate,
+                    clipnorm=cfg.clipnorm,
+                )  # fmt: skip
         pre = self.preprocessor_
 
         def scale(xb: Any, yb: Any) -> tuple[Any, Any]:
             features, level, s = pre(xb)
-            return features, (yb - level) / s  # (B, L, 2), (B, H)
+            return features, (pre.transform(yb) - level) / s  # (B, L, 2), (B, H)
 
         steps = cfg.steps_per_epoch or max(1, -(-len(x) // cfg.batch_size))
-        ds = (
-            tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
-            .repeat()
-            .batch(cfg.batch_size)
-            .map(scale)
-            .prefetch(tf.data.AUTOTUNE)
-        )
         val_ds = None
         if len(val[0]):
             val_ds = tf.data.Dataset.from_tensor_slices(val).batch(1024).map(scale)
-        self.train_model(
-            self.model_, ds, val_ds, run=run, epochs=cfg.epochs, steps_per_epoch=steps,
-            callbacks=[keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2, min_lr=1e-5)]
-            if val_ds is not None else [],
-            reduce_lr_on_plateau=False,
-        )  # fmt: skip
+        for k, net in enumerate(self.networks_):
+            ds = (
+                tf.data.Dataset.from_tensor_slices((x, y))
+                .shuffle(len(x), seed=cfg.seed + k, reshuffle_each_iteration=True)
+                .repeat()
+                .batch(cfg.batch_size)
+                .map(scale)
+                .prefetch(tf.data.AUTOTUNE)
+            )
+            share = run
+            if run.deadline is not None:  # an equal share of what is left
+                left = run.deadline - time.monotonic()
+                share = dataclasses.replace(
+                    run, deadline=time.monotonic() + left / (len(self.networks_) - k)
+                )
+            keras.utils.set_random_seed(cfg.seed + k)
+            self.train_model(
+                net, ds, val_ds, run=share, epochs=cfg.epochs, steps_per_epoch=steps,
+                name="model" if len(self.networks_) == 1 else f"model_{k}",
+                callbacks=[keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2, min_lr=1e-5)]
+                if val_ds is not None else [],
+                reduce_lr_on_plateau=False,
+            )  # fmt: skip
         self._signature_fns = {}
         self._calibrate(*cal)
 
@@ -186,8 +230,10 @@ class PanelForecaster(Task):
         )
 
     def _calibrate(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Split-conformal offsets per level and horizon step from held-out windows, in each
-        window's own scale (the scale the network forecasts in)."""
+        """Split-conformal factors per level and horizon step from held-out windows (N, L),
+        (N, H): on the network's scaled quantiles, each window's score max(lo - y, y - hi)
+        divided by its interval's width (or, for an interval from the median, by 1: the
+        window's scale)."""
         from rnn_apps.tasks.forecast.conformal import conformal_offsets, conformity_scores
 
         cfg = self.config
@@ -195,24 +241,26 @@ class PanelForecaster(Task):
         self.calibration_: dict[str, Any] = {"windows": len(x), "levels": {}}
         if not len(x):
             raise UserInputError("no series has a fully observed last horizon to calibrate on.")
-        _, _, scale = (np.asarray(t) for t in self.preprocessor_(x))
-        q = inference.run_batches(self, x, raw=True)["quantiles"]  # (N, H, Q) real units
-        for level in cfg.levels:
-            i, j = base_quantiles(cfg.quantiles, level)
-            lo, hi = q[..., i] / scale, q[..., j] / scale
-            scores = conformity_scores(y / scale, lo, hi)
+        features, level, scale = self.preprocessor_(x)
+        q = np.asarray(self.model_.predict(features, batch_size=1024, verbose=0))  # (N, H, Q)
+        ys = np.asarray((self.preprocessor_.transform(y) - level) / scale)  # (N, H)
+        for p in cfg.levels:
+            i, j = base_quantiles(cfg.quantiles, p)
+            lo, hi = q[..., i], q[..., j]
+            width = hi - lo if i != j else np.ones_like(lo)
+            width = np.maximum(width, 1e-6)
+            scores = conformity_scores(ys / width, lo / width, hi / width)
             try:
-                c = conformal_offsets(scores, level / 100)
+                c = conformal_offsets(scores, p / 100)
             except ValueError as err:
                 raise UserInputError(
-                    f"calibrating the {level}% interval: {err} (one per series with a fully "
+                    f"calibrating the {p}% interval: {err} (one per series with a fully "
                     "observed last horizon); give more series or lower the levels."
                 ) from None
-            self.offsets_[str(level)] = c.astype("float32").tolist()
-            inside = (y >= (lo - c) * scale) & (y <= (hi + c) * scale)
-            raw_inside = (y >= q[..., i]) & (y <= q[..., j])
-            self.calibration_["levels"][str(level)] = {
-                "coverage_before": float(raw_inside.mean()),
+            self.offsets_[str(p)] = c.astype("float32").tolist()
+            inside = (ys >= lo - c * width) & (ys <= hi + c * width)
+            self.calibration_["levels"][str(p)] = {
+                "coverage_before": float(((ys >= lo) & (ys <= hi)).mean()),
                 "coverage_after": float(inside.mean()),
             }
         self._signature_fns = {}
@@ -236,7 +284,7 @@ class PanelForecaster(Task):
             )
         ]
 
-    def _serve(self, window: Any, raw: bool = False) -> dict[str, Any]:
+    def _serve(self, window: Any) -> dict[str, Any]:
         import tensorflow as tf
 
         cfg = self.config
@@ -267,22 +315,28 @@ class PanelForecaster(Task):
                 message="a window has no observed value (all NaN); drop it or give history",
             ),
         ]  # fmt: skip
+        if cfg.transform == "log":
+            checks.append(
+                tf.debugging.assert_equal(
+                    tf.reduce_all(tf.logical_or(tf.logical_not(observed), window > 0)),
+                    True,
+                    message="the model forecasts log values: every observed value must be > 0",
+                )  # fmt: skip
+            )
         with tf.control_dependencies(checks):
             window = tf.identity(window)
         features, level, scale = self.preprocessor_(window)  # (B, L, 2), (B, 1), (B, 1)
         q = tf.cast(self.model_(features, training=False), tf.float32)  # (B, H, Q) scaled
-        real = self.postprocessor_([q, level, scale])  # (B, H, Q) real units
-        median = cfg.quantiles.index(0.5)
-        out = {"forecast": real[..., median], "quantiles": real}
-        if raw:
-            return out
-        for level_pct in cfg.levels:
-            i, j = base_quantiles(cfg.quantiles, level_pct)
-            c = tf.constant(np.asarray(self.offsets_[str(level_pct)], "float32"))[None, :]
-            # A negative offset narrows the interval; it never excludes the median.
-            out[f"lower_{level_pct}"] = tf.minimum(real[..., i] - c * scale, out["forecast"])
-            out[f"upper_{level_pct}"] = tf.maximum(real[..., j] + c * scale, out["forecast"])
-        return out
+        median = q[..., cfg.quantiles.index(0.5)]  # (B, H)
+        out = {"quantiles": q, "forecast": median}
+        for p in cfg.levels:
+            i, j = base_quantiles(cfg.quantiles, p)
+            c = tf.constant(np.asarray(self.offsets_[str(p)], "float32"))[None, :]  # (1, H)
+            width = q[..., j] - q[..., i] if i != j else tf.ones_like(median)
+            # A negative factor narrows the interval; it never excludes the median.
+            out[f"lower_{p}"] = tf.minimum(q[..., i] - c * width, median)
+            out[f"upper_{p}"] = tf.maximum(q[..., j] + c * width, median)
+        return {k: self.postprocessor_([v, level, scale]) for k, v in out.items()}
 
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
         rng = np.random.default_rng(0)
@@ -318,12 +372,16 @@ class PanelForecaster(Task):
             "max_batch_windows": MAX_BATCH_WINDOWS,
             "conformal": {
                 "method": "split conformal per horizon step on each series' last horizon "
-                "(held out of training), scores in the window's scale",
+                "(held out of training): lower = q_lo - c * (q_hi - q_lo), upper = q_hi + c * "
+                "(q_hi - q_lo) on the scaled quantiles (c per level and step)",
                 "offsets": self.offsets_,
                 "calibration": self.calibration_,
             },
-            "scaling": "per window, inside the graph: level = mean of the last season observed "
-            "steps, scale = standard deviation of the observed steps",
+            "transform": cfg.transform,
+            "scaling": "per window, inside the graph"
+            + (" on the logarithm of the values" if cfg.transform == "log" else "")
+            + ": level = mean of the last season observed steps, scale = standard deviation "
+            "of the observed steps",
             "inputs": {"window": "float32 [batch, lookback], real units, NaN = not observed"},
             "outputs": outputs,
         }
