@@ -13,7 +13,9 @@ Models, each scored on every series:
 - `panel_quantiles`: the same network's raw quantile intervals (2.5/97.5%, 10/90%);
 - Naive2 and seasonal naive (M4's benchmarks, `rnn_apps.tasks.forecast.metrics`);
 - statsforecast's `AutoETS`, `AutoTheta`, `AutoARIMA` (season 24; the `[bench]` extra) with
-  their own 80% / 95% intervals (`--baselines` picks them).
+  their own 80% / 95% intervals (`--baselines` picks them). AutoARIMA's seasonal search takes
+  about 40 s per series per core here, so it runs on the first `--arima-series` series (0 =
+  all), and ours is also scored on exactly those (`panel_conformal_first_<N>`).
 
 Writes `benchmarks/results/forecast_m4_hourly.json` (scores, seconds, series per second at
 prediction through the SavedModel); with `--export-dir`, the model is exported there with a
@@ -131,17 +133,17 @@ def write_model_card(export_dir: Path, result: dict[str, Any]) -> None:
     m = result["models"]
     cfg = result["config"]
     rows = [
-        "| model | sMAPE | MASE | OWA | MSIS 95% | coverage 95% | coverage 80% |",
+        "| model (all 414 series unless said) | sMAPE | MASE | OWA | MSIS 95% | coverage 95% "
+        "| coverage 80% |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, e in m.items():
-        rows.append(
-            f"| {name} | {e['smape']:.3f} | {e['mase']:.3f} | {e['owa']:.3f} | "
-            + " | ".join(
-                f"{e[k]:.3f}" if k in e else "-" for k in ("msis_95", "coverage_95", "coverage_80")
-            )
-            + " |"
-        )
+        label = f"{name} ({e['num_series']} series)" if "num_series" in e else name
+        cells = [f"{e[k]:.3f}" for k in ("smape", "mase", "owa")]
+        cells += [
+            f"{e[k]:.3f}" if k in e else "-" for k in ("msis_95", "coverage_95", "coverage_80")
+        ]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
     lines = [
         "# forecast_m4_hourly",
         "",
@@ -186,6 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--baselines", nargs="*", default=list(STATS_MODELS), choices=STATS_MODELS)
     p.add_argument("--n-jobs", type=int, default=2, help="statsforecast processes")
+    p.add_argument(
+        "--arima-series",
+        type=int,
+        default=24,
+        help="AutoARIMA on the first N series only (about 40 s per series per core with season "
+        "24; 0 = all), scored against ours on the same N",
+    )
     p.add_argument("--max-series", type=int, default=None, help="the first N series (a smoke run)")
     p.add_argument("--export-dir", default=None)
     p.add_argument("--output", default=str(result_path("forecast_m4_hourly")))
@@ -270,19 +279,33 @@ def main(argv: list[str] | None = None) -> int:
         result["saved_model_mb"] = dir_size_mb(export_dir)
     write_result(args.output, result)  # what is done so far survives a kill
 
-    if args.baselines:
-        base = statsforecast_baselines(m4.train, h, season, args.baselines, args.n_jobs)
-        for name, b in base.items():
-            models[name] = {
-                **score(actual, insample, b["forecast"], b["intervals"], naive2, season),
-                "fit_predict_seconds": b["seconds"],
+    arima_ids = ids[: args.arima_series] if args.arima_series else ids
+    for name in args.baselines:
+        subset = arima_ids if name == "AutoARIMA" else ids
+        train = m4.train[m4.train["unique_id"].isin(subset)]
+        b = statsforecast_baselines(train, h, season, [name], args.n_jobs)[name]
+        part = {k: actual[k] for k in subset}
+        models[name] = {
+            **score(part, insample, b["forecast"], b["intervals"], naive2, season),
+            "fit_predict_seconds": b["seconds"],
+            "num_series": len(subset),
+        }
+        result["statsforecast_version"] = b["version"]
+        if len(subset) < len(ids):  # ours and the Naive2 scale on the same series
+            models[f"panel_conformal_first_{len(subset)}"] = {
+                **score(part, insample, col("forecast"), conformal, naive2, season),
+                "num_series": len(subset),
             }
-        result["statsforecast_version"] = next(iter(base.values()))["version"]
+        write_result(args.output, result)
     ours = models["panel_conformal"]
-    stats = [models[n]["owa"] for n in args.baselines]
+    stats = [
+        models[n]["owa"]
+        < models.get(f"panel_conformal_first_{models[n]['num_series']}", ours)["owa"]
+        for n in args.baselines
+    ]
     result["targets"] = {
         "owa_le_0.440": ours["owa"] <= 0.440,
-        "owa_below_every_statsforecast_baseline": bool(stats) and ours["owa"] < min(stats),
+        "owa_below_every_statsforecast_baseline": bool(stats) and not any(stats),
         "msis_95_le_7.9": ours["msis_95"] <= 7.9,
         "coverage_95_within_2_points": abs(ours["coverage_95"] - 0.95) <= 0.02,
         "train_le_30_minutes": result["train_seconds"] <= 1800,
