@@ -12,9 +12,10 @@ A CSV holds one row per (series, time): an id column, a time column (dates, or i
 when there are none) and the value column. `train` holds out the last 2 x horizon steps of
 every series (validation, then conformal calibration of the intervals). `evaluate` scores the
 last horizon steps of each series (plus `--backtest N - 1` earlier origins) against Naive2
-and seasonal naive. `--data m4-hourly` is the M4 hourly competition set (`--data-dir` or
-`$RNN_APPS_DATA_DIR`, else a download): `train` its training series, `evaluate` the training
-series followed by the test steps (the competition's scoring).
+and seasonal naive; with `--output-dir` it writes `fan_chart.png` and `error_by_horizon.png`.
+`--data m4-hourly` is the M4 hourly competition set (`--data-dir` or `$RNN_APPS_DATA_DIR`,
+else a download): `train` its training series, `evaluate` the training series followed by the
+test steps (the competition's scoring).
 """
 
 from __future__ import annotations
@@ -110,8 +111,11 @@ class CLI(TaskCLI):
             "calibration": task.calibration_,
         }
         if data.test is not None:
+            from rnn_apps.tasks.panel import inference
+
             report["test"] = task.evaluate(data.test)
             task.plot_fan_chart(data.test, out / "fan_chart.png")
+            inference.plot_error_by_horizon(report["test"], out / "error_by_horizon.png")
         return report
 
     def evaluate(self, model: Any, args: argparse.Namespace, out: Path | None) -> dict[str, Any]:
@@ -121,6 +125,7 @@ class CLI(TaskCLI):
         report = inference.evaluate_panel(model, data, backtest=args.backtest)
         if out is not None:
             inference.plot_fan_chart(model, data, out / "fan_chart.png")
+            inference.plot_error_by_horizon(report, out / "error_by_horizon.png")
         split = "test" if args.data == _M4 else "last horizon of each series"
         return {"data": source, "split": split, "metrics": report}
 

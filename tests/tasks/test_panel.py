@@ -234,7 +234,8 @@ def test_cli_train_predict_evaluate_with_named_columns(tmp_path, monkeypatch, ca
                  "2", "--output-dir", "eval", "--json"]) == 0  # fmt: skip
     doc = json.loads(capsys.readouterr().out)
     assert doc["metrics"]["num_forecasts"] == 16 and "80" in doc["metrics"]["intervals"]
-    assert (tmp_path / "eval" / "fan_chart.png").stat().st_size > 1000
+    for png in ("fan_chart.png", "error_by_horizon.png"):
+        assert (tmp_path / "eval" / png).stat().st_size > 1000
     assert main(["panel", "predict", "--model", "run/saved_model", "--data", "meters.csv",
                  "--output-dir", "out"]) == 0  # fmt: skip
     pred = pd.read_csv("out/forecast.csv")

@@ -304,3 +304,25 @@ def plot_fan_chart(
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def plot_error_by_horizon(report: dict[str, Any], path: str | os.PathLike) -> Path:
+    """PNG of the MASE per horizon step of an `evaluate_panel` report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.asarray(report["mase_by_step"])
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot(np.arange(1, len(steps) + 1), steps, color="C0", label="panel model")
+    ax.axhline(report["mase"], color="0.5", lw=0.8, ls=":", label=f"mean {report['mase']:.3f}")
+    ax.set_xlabel("steps ahead")
+    ax.set_ylabel("MASE")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
