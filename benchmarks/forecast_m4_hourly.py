@@ -161,7 +161,7 @@ def write_model_card(export_dir: Path, result: dict[str, Any]) -> None:
         f"{cfg['seg_len']}-hour segments; non-crossing quantiles trained with the pinball loss; "
         "intervals calibrated by split conformal on the last 48 training hours of every series.",
         f"- **Training**: M4 hourly training series, {result['train_seconds']:.0f} s on "
-        f"{result['versions']['cpu']['count']} CPU cores.",
+        f"{result['versions']['cpu_count']} CPU cores.",
         f"- **Command**: `{result['command']}`",
         "",
         "## Test scores (the competition's 48 test hours of every series, same run)",

@@ -1,11 +1,13 @@
 """`rnn-apps panel ...`: forecasting many series with one model (the `panel` task's hooks).
 
     rnn-apps panel train --data long.csv|m4-hourly [--id-column unique_id] [--date-column ds]
-        [--target y] [--lookback N] [--horizon N] [--season N] [--quantiles 0.1 0.5 0.9]
+        [--target y] [--future-covariates promo price] [--static-covariates region] [--calendar]
+        [--lookback N] [--horizon N] [--season N] [--transform log] [--quantiles 0.1 0.5 0.9]
         [--level 80 95] [--epochs N] [--max-train-minutes M] --output-dir DIR
     rnn-apps panel evaluate --model DIR|SAVED_MODEL --data long.csv|m4-hourly [--backtest N]
         [--output-dir out/]
-    rnn-apps panel predict --model DIR|SAVED_MODEL --data long.csv [--output-dir out/]
+    rnn-apps panel predict --model DIR|SAVED_MODEL --data long.csv [--future future.csv]
+        [--output-dir out/]
     rnn-apps panel export --model DIR [--output-dir X]
 
 A CSV holds one row per (series, time): an id column, a time column (dates, or integer steps
@@ -35,6 +37,8 @@ _TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
     "--units": ("units", int),
     "--batch-size": ("batch_size", int),
     "--max-train-minutes": ("max_train_minutes", float),
+    "--transform": ("transform", str),
+    "--num-models": ("num_models", int),
 }
 
 
@@ -58,6 +62,7 @@ class CLI(TaskCLI):
     help = "forecasting many series with one model: quantiles, calibrated intervals (M4)"
     strategies = ("default", "mirrored")
     train_flags = _TRAIN_FLAGS
+    flag_choices = {"--transform": ("none", "log")}
 
     def add_data_args(self, parser: argparse.ArgumentParser, verb: str) -> None:
         parser.add_argument(
@@ -65,6 +70,13 @@ class CLI(TaskCLI):
             required=True,
             help="a CSV of long-format rows (id, time, value), or 'm4-hourly'",
         )
+        if verb == "predict":
+            parser.add_argument(
+                "--future",
+                default=None,
+                help="CSV of the future covariates (id, time, covariates) of the horizon steps "
+                "after each series (models trained with --future-covariates)",
+            )
         if verb == "evaluate":
             parser.add_argument(
                 "--backtest",
@@ -79,6 +91,18 @@ class CLI(TaskCLI):
         parser.add_argument("--date-column", default=None, help="time column (ds)")
         parser.add_argument("--target", default=None, help="value column (y)")
         parser.add_argument(
+            "--future-covariates", nargs="+", default=None,
+            help="numeric columns known ahead (for the history and the horizon)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--static-covariates", nargs="+", default=None,
+            help="columns with one value per series (numbers or categories)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--calendar", action="store_true", default=None,
+            help="add hour / weekday / month features derived from the timestamps",
+        )  # fmt: skip
+        parser.add_argument(
             "--quantiles", nargs="+", type=float, default=None,
             help="quantile levels, increasing, with 0.5 (default 0.025 0.1 0.5 0.9 0.975)",
         )  # fmt: skip
@@ -92,6 +116,8 @@ class CLI(TaskCLI):
         for key, dest in (
             ("id_column", "id_column"), ("date_column", "date_column"), ("target", "target"),
             ("quantiles", "quantiles"), ("level", "levels"),
+            ("future_covariates", "future_covariates"), ("static_covariates", "static_covariates"),
+            ("calendar", "calendar"),
         ):  # fmt: skip
             if getattr(args, key, None) is not None:
                 out[dest] = getattr(args, key)
@@ -132,7 +158,7 @@ class CLI(TaskCLI):
     def predict(self, model: Any, args: argparse.Namespace) -> Any:
         from rnn_apps.tasks.panel import inference
 
-        pred = inference.predict_panel(model, _data(args, "train")[0])
+        pred = inference.predict_panel(model, _data(args, "train")[0], future=args.future)
         if args.output_dir:
             out = Path(args.output_dir)
             out.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ with `keras.saving.load_model(path, safe_mode=True)` after `import rnn_apps`.
 | `segrnn` | `SegRNN` (forecasting) |
 | `dlinear` | `DLinear` (forecasting) |
 | `quantiles` | `NonCrossingQuantiles`, the loss `PinballLoss` (forecast quantiles) |
+| `covariates` | `CovariateEncoder` (future and static covariates -> network inputs) |
 | `window_scale` | `MaskedWindowScale`, `UnscaleForecast` (many-series forecasting) |
 | `window_norm` | `LastValueCentering`, `AddLastValue`, `TakeTargets` (forecasting) |
 | `text` | `NgramHashing`, `TfidfBag`, `CapIds`, `HeadTailCrop`, `LogitBlend` (sentiment) |
@@ -30,6 +31,7 @@ an export tracks them as attributes of the task (`Task.track`), without a per-ta
 """
 
 from rnn_apps.layers.char_encoder import CharEncoder
+from rnn_apps.layers.covariates import CovariateEncoder
 from rnn_apps.layers.crf import CRF
 from rnn_apps.layers.dlinear import DLinear
 from rnn_apps.layers.forecast_preprocessor import ForecastPreprocessor
@@ -55,6 +57,7 @@ from rnn_apps.layers.word_dropout import WordDropout
 __all__ = [
     "CRF",
     "CharEncoder",
+    "CovariateEncoder",
     "AddLastValue",
     "DLinear",
     "LastValueCentering",

@@ -203,6 +203,23 @@ def test_bad_windows_are_refused_at_the_boundary(fitted):
     _assert_one_line_error(lambda: fc.forecast_windows(np.r_[np.ones(47), np.inf][None]), "inf")
 
 
+def test_calendar_features_come_from_the_timestamps(tmp_path):
+    idx = pd.date_range("2024-01-01", periods=150, freq="h")
+    frame = pd.concat([
+        pd.DataFrame({"unique_id": k, "ds": idx, "y": 10 + (idx.hour >= 8) * (idx.hour < 18)
+                      * (k + 1.0)})
+        for k in range(10)
+    ])  # fmt: skip
+    fc = PanelForecaster(tiny(calendar=True, epochs=1)).fit(frame)
+    facts = fc.covariates_facts()
+    assert facts["calendar"] == [f"{n}_{f}" for n in ("hour", "day_of_week", "month")
+                                 for f in ("sin", "cos")]  # fmt: skip
+    pred = fc.predict(frame)  # the horizon's calendar is derived, no future= needed
+    assert len(pred) == 120 and np.isfinite(pred["forecast"]).all()
+    steps = seasonal_panel(4)
+    _assert_one_line_error(lambda: PanelForecaster(tiny(calendar=True)).fit(steps), "integer steps")
+
+
 def test_timestamps_give_future_dates(tmp_path):
     idx = pd.date_range("2024-01-01", periods=150, freq="h")
     rng = np.random.default_rng(0)
@@ -278,3 +295,126 @@ def test_log_transform_keeps_forecasts_positive_and_refuses_non_positive_values(
         lambda: PanelForecaster(tiny(transform="log")).fit(frame.assign(y=frame["y"] - 100)),
         "transform='none'",
     )
+
+
+# === Covariates ===
+def promo_panel(n_series: int = 30, seed: int = 0, n: int = 160) -> pd.DataFrame:
+    """Seasonal series whose value doubles on promotion days (known ahead, 10% of steps);
+    a static `kind` (category) sets the seasonal amplitude and `size` (number) the level."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(n_series):
+        t = np.arange(n)
+        kind = "wide" if k % 2 else "flat"
+        size = float(rng.uniform(10, 100))
+        promo = (rng.random(n) < 0.1).astype(float)
+        amp = 0.4 if kind == "wide" else 0.05
+        y = size * (1 + amp * np.sin(2 * np.pi * t / M)) * (1 + promo)
+        y = y + rng.normal(0, 0.02 * size, n)
+        parts.append(pd.DataFrame({"unique_id": f"p{k:02d}", "ds": t, "y": y, "promo": promo,
+                                   "kind": kind, "size": size}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def promo_models():
+    frame = promo_panel()
+    common = dict(epochs=25, levels=[80], quantiles=[0.1, 0.5, 0.9])
+    with_cov = PanelForecaster(
+        tiny(future_covariates=["promo"], static_covariates=["kind", "size"], **common)
+    ).fit(frame)
+    without = PanelForecaster(tiny(**common)).fit(frame)
+    return with_cov, without, frame
+
+
+def test_future_covariates_are_used(promo_models):
+    with_cov, without, _ = promo_models
+    new = promo_panel(20, seed=5)
+    a, b = with_cov.evaluate(new, backtest=3), without.evaluate(new, backtest=3)
+    assert a["mase"] < 0.8 * b["mase"], (a["mase"], b["mase"])
+
+
+def test_covariate_model_exports_and_predicts_with_future_values(promo_models, tmp_path):
+    from rnn_apps.tasks.base import open_model
+    from rnn_apps.tasks.panel import predict_panel
+
+    fc, _, frame = promo_models
+    facts = fc.covariates_facts()
+    assert facts["static_numeric"] == ["size"] and facts["static_categorical"] == ["kind"]
+    future = pd.DataFrame({
+        "unique_id": np.repeat(frame["unique_id"].unique(), 12),
+        "ds": np.tile(np.arange(160, 172), 30),
+        "promo": 0.0,
+    })  # fmt: skip
+    future.loc[future["ds"] == 165, "promo"] = 1.0
+    pred = fc.predict(frame, future=future)
+    assert len(pred) == 360
+    one = pred[pred["unique_id"] == "p03"].set_index("ds")["forecast"]
+    assert one[165] > 1.5 * one[[164, 166]].mean()  # the promotion shows in the forecast
+    fc.export(tmp_path / "sm")
+    predictor = open_model(tmp_path / "sm")
+    spec_names = {i["name"] for i in predictor.metadata["signatures"]["serving_default"]["inputs"]}
+    assert spec_names == {"window", "future_covariates", "static_numeric", "static_categorical"}
+    pd.testing.assert_frame_equal(predict_panel(predictor, frame, future=future), pred, rtol=1e-5)
+
+
+def test_missing_future_covariates_are_refused_naming_series_and_step(promo_models):
+    fc, _, frame = promo_models
+    _assert_one_line_error(lambda: fc.predict(frame), "future covariates")
+    future = pd.DataFrame({
+        "unique_id": np.repeat(frame["unique_id"].unique(), 12),
+        "ds": np.tile(np.arange(160, 172), 30),
+        "promo": 0.0,
+    }).drop(index=[5])  # fmt: skip
+    _assert_one_line_error(
+        lambda: fc.predict(frame, future=future),
+        r"series 'p00' .* 'promo' at 165 \(horizon step 6\)",
+    )
+    window = np.full((1, 48), 10.0, "float32")
+    bad = np.zeros((1, 60, 1), "float32")
+    bad[0, 50] = np.nan
+    _assert_one_line_error(
+        lambda: fc.forecast_windows({
+            "window": window, "future_covariates": bad,
+            "static_numeric": np.ones((1, 1), "float32"),
+            "static_categorical": np.array([["wide"]]),
+        }),
+        "horizon",
+    )  # fmt: skip
+
+
+def test_bad_covariates_are_refused_in_one_line():
+    frame = promo_panel(4)
+    varying = frame.assign(kind=np.where(frame["ds"] % 2 == 0, "a", "b"))
+    _assert_one_line_error(
+        lambda: read_panel(varying, static_covariates=["kind"]), "exactly one per series"
+    )
+    gap = frame.copy()
+    gap.loc[3, "promo"] = np.nan
+    _assert_one_line_error(
+        lambda: read_panel(gap, future_covariates=["promo"]), "no value of future covariate"
+    )
+    _assert_one_line_error(
+        lambda: read_panel(frame, future_covariates=["price"]), "no column 'price'"
+    )
+    _assert_one_line_error(lambda: PanelForecaster(tiny(static_covariates=["y"])), "not the id")
+
+
+def test_cli_with_covariates(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    frame = promo_panel(8, n=100)
+    frame.to_csv("sales.csv", index=False)
+    future = pd.DataFrame({"unique_id": np.repeat(frame["unique_id"].unique(), 6),
+                           "ds": np.tile(np.arange(100, 106), 8), "promo": 1.0})  # fmt: skip
+    future.to_csv("future.csv", index=False)
+    assert main([
+        "panel", "train", "--data", "sales.csv", "--future-covariates", "promo",
+        "--static-covariates", "kind", "size", "--lookback", "24", "--horizon", "6",
+        "--season", "12", "--epochs", "1", "--level", "80", "--output-dir", "run",
+    ]) == 0  # fmt: skip
+    capsys.readouterr()
+    args = ["panel", "predict", "--model", "run/saved_model", "--data", "sales.csv"]
+    assert main(args) == 2
+    assert "future covariates" in capsys.readouterr().err
+    assert main([*args, "--future", "future.csv", "--output-dir", "out"]) == 0
+    assert len(pd.read_csv("out/forecast.csv")) == 48

@@ -21,7 +21,9 @@ class PanelConfig(TaskConfig):
         date_column: Column of the time stamps (datetimes) or integer steps.
         target: Column of the values to forecast.
         lookback: L, past steps a window sees (a multiple of `seg_len`); shorter series are
-            left-padded with NaN and masked.
+            left-padded with NaN and masked. A training window has at least `season`
+            observed steps (fewer make its scale statistics noise); any series can be
+            forecast.
         horizon: H, future steps to forecast.
         season: Seasonal period m (the level's span, the seasonal-naive and MASE lag).
         quantiles: Quantile levels the network forecasts (strictly increasing in (0, 1));
@@ -31,6 +33,14 @@ class PanelConfig(TaskConfig):
             step: an interval starts from the quantiles (1 - p) / 2 and (1 + p) / 2 when both
             are levels (widened in proportion to its width), else from the median (widened
             in proportion to the window's scale).
+        future_covariates: Numeric columns known ahead, for the history and the horizon
+            (promotions, prices, holidays, calendar features): `predict` then needs their
+            values for the forecast steps (`future=`).
+        static_covariates: Columns with one value per series (a number, or a category such as
+            a region or a product group).
+        calendar: Add calendar features derived from the timestamps (sin/cos of the hour,
+            the day of the week and the month, as the frequency has them) to the future
+            covariates; `predict` derives the horizon's itself.
         transform: `"log"` models the logarithm of the series (positive data whose errors
             are relative, such as sales, traffic or load: what sMAPE scores); `"none"` the
             values themselves.
@@ -67,6 +77,9 @@ class PanelConfig(TaskConfig):
         default_factory=lambda: [0.025, 0.1, 0.5, 0.9, 0.975]
     )
     levels: list[int] = dataclasses.field(default_factory=lambda: [80, 95])
+    future_covariates: list[str] = dataclasses.field(default_factory=list)
+    static_covariates: list[str] = dataclasses.field(default_factory=list)
+    calendar: bool = False
     transform: str = "none"
     fill: str = "mask"
     seg_len: int = 24
@@ -111,3 +124,11 @@ class PanelConfig(TaskConfig):
             )
         if len({self.id_column, self.date_column, self.target}) != 3:
             self.fail("target", "a column other than id_column and date_column")
+        named = [self.id_column, self.date_column, self.target]
+        covariates = [*self.future_covariates, *self.static_covariates]
+        if len(set(covariates)) != len(covariates) or set(covariates) & set(named):
+            self.fail(
+                "static_covariates",
+                "columns named once, and not the id, date or target column "
+                f"(future_covariates={self.future_covariates})",
+            )

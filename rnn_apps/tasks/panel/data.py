@@ -39,12 +39,20 @@ class Panel:
         values: One float64 array per series (NaN = missing).
         starts: First time of each series: a `pd.Timestamp` or an int step.
         frequency: pandas frequency alias of the timestamps, or None for integer steps.
+        covariates: Per series, the future covariates on the same grid: (n, C) float64 (NaN
+            where the series is not observed); None without future covariates.
+        static: Per series, its static covariate values (a tuple, in column order).
+        future: Per series, the future covariates of the `horizon` steps after its end:
+            (H, C); None when not given.
     """
 
     ids: list[str]
     values: list[np.ndarray]
     starts: list[Any]
     frequency: str | None
+    covariates: list[np.ndarray] | None = None
+    static: list[tuple] | None = None
+    future: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -59,7 +67,19 @@ class Panel:
 
     def head(self, steps: int) -> Panel:
         """Every series without its last `steps` steps."""
-        return dataclasses.replace(self, values=[v[: len(v) - steps] for v in self.values])
+        cov = self.covariates
+        return dataclasses.replace(
+            self,
+            values=[v[: len(v) - steps] for v in self.values],
+            covariates=None if cov is None else [c[: len(c) - steps] for c in cov],
+            future=None,
+        )
+
+    def time_of(self, i: int, step: int) -> Any:
+        """The time of step `step` (0 = first) of series `i`."""
+        if self.frequency is None:
+            return int(self.starts[i]) + step
+        return pd.date_range(self.starts[i], periods=step + 1, freq=self.frequency)[-1]
 
 
 def _long_from_wide(frame: pd.DataFrame, date_column: str) -> pd.DataFrame:
@@ -74,9 +94,14 @@ def _long_from_wide(frame: pd.DataFrame, date_column: str) -> pd.DataFrame:
 
 
 def as_long(
-    data: Any, id_column: str = "unique_id", date_column: str = "ds", target: str = "y"
+    data: Any,
+    id_column: str = "unique_id",
+    date_column: str = "ds",
+    target: str | None = "y",
+    extra: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """`data` as a long frame with columns `unique_id`, `ds`, `y`.
+    """`data` as a long frame with columns `unique_id`, `ds`, `y` and the `extra` columns
+    (covariates, long-format data only; `target=None`: no `y`, e.g. future covariates).
 
     Args:
         data: A long DataFrame or CSV path (columns `id_column`, `date_column`, `target`); a
@@ -92,6 +117,11 @@ def as_long(
         if not os.path.isfile(path):
             raise UserInputError(f"no such file: {path!r} (expected a CSV of long-format rows).")
         data = pd.read_csv(path)
+    if extra and not (isinstance(data, pd.DataFrame) and id_column in data.columns):
+        raise UserInputError(
+            f"covariates ({', '.join(extra)}) need long-format data: one row per series and "
+            f"time with columns {id_column!r}, {date_column!r} and the covariates."
+        )
     if isinstance(data, (list, tuple)) and all(isinstance(s, pd.Series) for s in data):
         names = [str(s.name) if s.name is not None else str(i) for i, s in enumerate(data)]
         data = dict(zip(names, data))
@@ -110,14 +140,72 @@ def as_long(
         )
     if id_column not in data.columns:
         return _long_from_wide(data, date_column)
-    missing = [c for c in (date_column, target) if c not in data.columns]
+    wanted = [c for c in (date_column, target) if c is not None] + list(extra)
+    missing = [c for c in wanted if c not in data.columns]
     if missing:
         raise UserInputError(
             f"the data has no column {missing[0]!r}; name the columns with id_column / "
-            f"date_column / target (--id-column, --date-column, --target); it has "
+            f"date_column / target / the covariate options (--id-column, --date-column, "
+            f"--target, --future-covariates, --static-covariates); it has "
             f"{list(data.columns)[:10]}."
         )
-    return data[[id_column, date_column, target]].set_axis(["unique_id", "ds", "y"], axis=1)
+    names = ["unique_id", "ds"] + (["y"] if target is not None else []) + list(extra)
+    return data[[id_column, *wanted]].set_axis(names, axis=1)
+
+
+#: Calendar features `calendar=True` derives from timestamps: (name, pandas attribute, period).
+CALENDAR = (("hour", "hour", 24), ("day_of_week", "dayofweek", 7), ("month", "month", 12))
+
+
+def calendar_columns(frequency: str) -> list[str]:
+    """The calendar covariates of a frequency: sin/cos of the hour (below a day), the day
+    of the week (below a week) and the month of the year."""
+    step = pd.tseries.frequencies.to_offset(frequency)
+    try:
+        span = pd.Timedelta(step)
+    except ValueError:  # month-like offsets have no fixed length
+        span = pd.Timedelta(days=31)
+    keep = [n for n, _, _ in CALENDAR if n == "month" or (n == "hour" and span < pd.Timedelta(
+        days=1)) or (n == "day_of_week" and span < pd.Timedelta(days=7))]  # fmt: skip
+    return [f"{n}_{f}" for n in keep for f in ("sin", "cos")]
+
+
+def calendar_features(times: pd.DatetimeIndex, columns: Sequence[str]) -> np.ndarray:
+    """(n, K) values of the calendar `columns` (`calendar_columns`) at `times`."""
+    out = []
+    for name, attr, period in CALENDAR:
+        if f"{name}_sin" in columns:
+            angle = 2 * np.pi * np.asarray(getattr(times, attr), float) / period
+            out += [np.sin(angle), np.cos(angle)]
+    return np.stack(out, axis=1) if out else np.zeros((len(times), 0))
+
+
+def _numeric(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+    """`frame[column]` as floats; a non-numeric or infinite cell is refused naming its row."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() & frame[column].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserInputError(
+            f"row {row}: {what} holds {frame[column].iloc[row]!r}, not a number; clean the "
+            "column (or name the numeric one)."
+        )
+    if np.isinf(values.to_numpy(dtype=float)).any():
+        raise UserInputError(f"{what} holds inf; remove or replace those rows.")
+    return values.astype(float)
+
+
+def _times(long: pd.DataFrame, date_column: str) -> tuple[pd.DataFrame, bool]:
+    """`long` with `ds` as int steps or datetimes; True when they are integer steps."""
+    if pd.api.types.is_integer_dtype(long["ds"]):
+        return long, True
+    try:
+        return long.assign(ds=pd.to_datetime(long["ds"])), False
+    except (ValueError, TypeError) as err:
+        raise UserInputError(
+            f"column {date_column!r} holds neither integer steps nor dates ({err}); give "
+            "integer steps or parseable dates."
+        ) from None
 
 
 def read_panel(
@@ -128,21 +216,36 @@ def read_panel(
     target: str = "y",
     fill: str = "mask",
     frequency: str | None = None,
+    future_covariates: Sequence[str] = (),
+    static_covariates: Sequence[str] = (),
+    future: Any = None,
+    horizon: int | None = None,
+    calendar: bool = False,
 ) -> Panel:
     """Reads and validates a panel (see `as_long` for the forms of `data`).
 
     Args:
         fill: `"mask"` (keep gaps missing), `"ffill"` or `"interpolate"`.
         frequency: The expected frequency (a trained model's); None infers it.
+        future_covariates: Numeric columns known ahead (for the history and the horizon).
+        static_covariates: Columns constant within a series (numbers or categories).
+        future: A long frame or CSV (`id_column`, `date_column`, the future covariates) of
+            the `horizon` steps after each series' end, to forecast with.
+        horizon: H, needed with `future` (and with `calendar` to derive the horizon's).
+        calendar: Append calendar covariates (`calendar_columns` of the frequency) to the
+            future covariates, derived from the timestamps (for the horizon too).
 
     Raises:
         UserInputError: duplicate (id, time) rows, missing ids, non-numeric or infinite
             values, times that are neither all datetimes nor all integers, series of different
-            frequencies (or not the model's), or a panel over the size caps.
+            frequencies (or not the model's), a covariate missing at an observed step (or at
+            a step of `future`), a static covariate that varies within a series, or a panel
+            over the size caps.
     """
     if isinstance(data, Panel):
         return data
-    long = as_long(data, id_column, date_column, target)
+    cov, stat = list(future_covariates), list(static_covariates)
+    long = as_long(data, id_column, date_column, target, extra=cov + stat)
     if len(long) > MAX_ROWS:
         raise UserInputError(f"{len(long)} rows: the cap is {MAX_ROWS:,}; split the panel.")
     if long.empty:
@@ -152,28 +255,12 @@ def read_panel(
         raise UserInputError(
             f"row {row}: the id column {id_column!r} is empty (NaN); every row needs a series id."
         )
-    y = pd.to_numeric(long["y"], errors="coerce")
-    bad = y.isna() & long["y"].notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserInputError(
-            f"row {row}: target {target!r} holds {long['y'].iloc[row]!r}, not a number; "
-            "clean the column (or name the numeric one with target=...)."
-        )
-    if np.isinf(y.to_numpy(dtype=float)).any():
-        raise UserInputError(f"target {target!r} holds inf; remove or replace those rows.")
-    long = long.assign(unique_id=long["unique_id"].astype(str), y=y.astype(float))
-    ds = long["ds"]
-    integer = pd.api.types.is_integer_dtype(ds)
-    if not integer:
-        try:
-            ds = pd.to_datetime(ds)
-        except (ValueError, TypeError) as err:
-            raise UserInputError(
-                f"column {date_column!r} holds neither integer steps nor dates ({err}); "
-                "give integer steps or parseable dates."
-            ) from None
-        long = long.assign(ds=ds)
+    long = long.assign(
+        unique_id=long["unique_id"].astype(str), y=_numeric(long, "y", f"target {target!r}")
+    )
+    for c in cov:
+        long[c] = _numeric(long, c, f"future covariate {c!r}")
+    long, integer = _times(long, date_column)
     dup = long.duplicated(["unique_id", "ds"])
     if dup.any():
         r = long[dup].iloc[0]
@@ -181,15 +268,13 @@ def read_panel(
             f"series {r['unique_id']!r} has more than one row at {r['ds']}; keep one row per "
             "(series, time), e.g. aggregate with groupby([id, date]).mean()."
         )
-    ids, values, starts, freqs = [], [], [], set()
+    ids, values, starts, freqs, covs, statics = [], [], [], set(), [], []
     for key, g in long.sort_values(["unique_id", "ds"], kind="stable").groupby(
         "unique_id", sort=False
     ):
-        t, v = g["ds"], g["y"].to_numpy()
+        t = g["ds"]
         if integer:
-            steps = t.to_numpy() - t.iloc[0]
-            grid = np.full(int(steps[-1]) + 1, np.nan)
-            grid[steps] = v
+            index = np.arange(int(t.iloc[0]), int(t.iloc[-1]) + 1)
             start, freq = int(t.iloc[0]), None
         else:
             freq = frequency or (pd.infer_freq(t) if len(t) >= 3 else None)
@@ -200,21 +285,45 @@ def read_panel(
                 raise UserInputError(
                     f"series {key!r} has too few rows to tell its frequency; give it more rows."
                 )
-            full = pd.date_range(t.iloc[0], t.iloc[-1], freq=freq)
-            if not t.isin(full).all():
+            index = pd.date_range(t.iloc[0], t.iloc[-1], freq=freq)
+            if not t.isin(index).all():
                 raise UserInputError(
                     f"series {key!r}: times off the {freq!r} grid (e.g. "
-                    f"{t[~t.isin(full)].iloc[0]}); resample every series to one frequency."
+                    f"{t[~t.isin(index)].iloc[0]}); resample every series to one frequency."
                 )
-            grid = pd.Series(v, index=t.to_numpy()).reindex(full).to_numpy(dtype=float)
             start = t.iloc[0]
             freqs.add(freq)
-        if len(grid) > MAX_STEPS:
-            raise UserInputError(f"series {key!r} has {len(grid)} steps; the cap is {MAX_STEPS:,}.")
+        if len(index) > MAX_STEPS:
+            raise UserInputError(
+                f"series {key!r} has {len(index)} steps; the cap is {MAX_STEPS:,}."
+            )
+        on_grid = g.set_index("ds").reindex(index)
+        grid = on_grid["y"].to_numpy(dtype=float)
         if fill == "ffill":
             grid = pd.Series(grid).ffill().to_numpy()
         elif fill == "interpolate":
             grid = pd.Series(grid).interpolate(limit_direction="both").to_numpy()
+        if cov:
+            c = on_grid[cov].to_numpy(dtype=float)  # (n, C)
+            gap = np.isnan(c) & np.isfinite(grid)[:, None]
+            if gap.any():
+                step, col = np.argwhere(gap)[0]
+                raise UserInputError(
+                    f"series {key!r} has no value of future covariate {cov[col]!r} at "
+                    f"{index[step]}; every observed step needs every covariate (fill them)."
+                )
+            covs.append(c)
+        if stat:
+            row = []
+            for col in stat:
+                seen = g[col].dropna().unique()
+                if len(seen) != 1:
+                    raise UserInputError(
+                        f"static covariate {col!r} of series {key!r} has {len(seen)} distinct "
+                        "values; it must have exactly one per series."
+                    )
+                row.append(seen[0].item() if hasattr(seen[0], "item") else seen[0])
+            statics.append(tuple(row))
         ids.append(str(key))
         values.append(grid)
         starts.append(start)
@@ -230,7 +339,82 @@ def read_panel(
         raise UserInputError(
             f"the data's frequency is {freq!r} but the model was trained on {frequency!r}."
         )
-    return Panel(ids, values, starts, freq)
+    panel = Panel(ids, values, starts, freq, covs or None, statics or None)
+    if future is not None:
+        panel.future = read_future(panel, future, cov, horizon, id_column, date_column)
+    if calendar:
+        add_calendar(panel, horizon)
+    return panel
+
+
+def add_calendar(panel: Panel, horizon: int | None) -> None:
+    """Appends the calendar covariates of every step (and of the `horizon` steps after each
+    series) to the panel's future covariates, in place.
+
+    Raises:
+        UserInputError: the panel has integer steps, not timestamps.
+    """
+    if panel.frequency is None:
+        raise UserInputError(
+            "calendar=True derives hour, weekday and month from timestamps, but the data has "
+            "integer steps; give dates in the time column or drop calendar."
+        )
+    columns = calendar_columns(panel.frequency)
+    covs, futures = [], []
+    for i, v in enumerate(panel.values):
+        times = pd.date_range(panel.starts[i], periods=len(v), freq=panel.frequency)
+        cal = calendar_features(times, columns)
+        covs.append(cal if panel.covariates is None else np.hstack([panel.covariates[i], cal]))
+        if horizon:
+            ahead = calendar_features(pd.DatetimeIndex(panel.future_times(i, horizon)), columns)
+            given = None if panel.future is None else panel.future[i]
+            futures.append(ahead if given is None else np.hstack([given, ahead]))
+    panel.covariates = covs
+    panel.future = futures or panel.future
+
+
+def read_future(
+    panel: Panel,
+    data: Any,
+    columns: Sequence[str],
+    horizon: int | None,
+    id_column: str = "unique_id",
+    date_column: str = "ds",
+) -> list[np.ndarray]:
+    """The future covariates of the `horizon` steps after each series' end, from a long frame
+    or CSV: one (H, C) array per series.
+
+    Raises:
+        UserInputError: a series or a step without a value of some covariate (named).
+    """
+    if not columns:
+        raise UserInputError("this model takes no future covariates; do not pass future=.")
+    if horizon is None:
+        raise UserInputError("reading future covariates needs the horizon.")
+    long = as_long(data, id_column, date_column, None, extra=list(columns))
+    for c in columns:
+        long[c] = _numeric(long, c, f"future covariate {c!r}")
+    long, _ = _times(long.assign(unique_id=long["unique_id"].astype(str)), date_column)
+    by_id = {k: g.set_index("ds") for k, g in long.groupby("unique_id", sort=False)}
+    out = []
+    for i, uid in enumerate(panel.ids):
+        times = panel.future_times(i, horizon)
+        g = by_id.get(uid)
+        rows = (
+            g[~g.index.duplicated()].reindex(times)[list(columns)]
+            if g is not None
+            else pd.DataFrame(np.nan, index=times, columns=list(columns))
+        )
+        values = rows.to_numpy(dtype=float)
+        if np.isnan(values).any():
+            step, col = np.argwhere(np.isnan(values))[0]
+            raise UserInputError(
+                f"series {uid!r} has no value of future covariate {columns[col]!r} at "
+                f"{times[step]} (horizon step {step + 1}); give every future covariate for "
+                f"the {horizon} steps after each series' end."
+            )
+        out.append(values)
+    return out
 
 
 def last_window(values: np.ndarray, lookback: int) -> np.ndarray:
@@ -240,15 +424,21 @@ def last_window(values: np.ndarray, lookback: int) -> np.ndarray:
 
 
 def windows(
-    values: Sequence[np.ndarray], lookback: int, horizon: int, *, min_history: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
+    values: Sequence[np.ndarray],
+    lookback: int,
+    horizon: int,
+    *,
+    min_history: int = 1,
+    covariates: Sequence[np.ndarray] | None = None,
+) -> tuple[np.ndarray, ...]:
     """Every (window, target) pair of the series with a fully observed target and at least
     `min_history` observed steps in the window: x (N, L), y (N, H) float32, left-padded with
-    NaN where a series is shorter than the lookback."""
+    NaN where a series is shorter than the lookback; with `covariates` ((n, C) per series)
+    also their (N, L + H, C) windows (NaN-padded alike)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    xs, ys = [], []
-    for v in values:
+    xs, ys, cs = [], [], []
+    for k, v in enumerate(values):
         v = np.asarray(v, dtype="float64")
         if len(v) < horizon + 1:
             continue
@@ -258,6 +448,18 @@ def windows(
         keep = np.isfinite(y).all(axis=1) & (np.isfinite(x).sum(axis=1) >= min_history)
         xs.append(x[keep])
         ys.append(y[keep])
+        if covariates is not None:
+            c = np.asarray(covariates[k], dtype="float64")
+            c = np.concatenate([np.full((lookback, c.shape[1]), np.nan), c])
+            view = sliding_window_view(c, lookback + horizon, axis=0)  # (., C, L + H)
+            cs.append(np.swapaxes(view, 1, 2)[keep])
+    c_width = 0 if not covariates else np.asarray(covariates[0]).shape[1]
     if not xs:
-        return np.zeros((0, lookback), "float32"), np.zeros((0, horizon), "float32")
-    return np.concatenate(xs).astype("float32"), np.concatenate(ys).astype("float32")
+        empty = (np.zeros((0, lookback), "float32"), np.zeros((0, horizon), "float32"))
+        if covariates is None:
+            return empty
+        return (*empty, np.zeros((0, lookback + horizon, c_width), "float32"))
+    out = (np.concatenate(xs).astype("float32"), np.concatenate(ys).astype("float32"))
+    if covariates is None:
+        return out
+    return (*out, np.concatenate(cs).astype("float32"))

@@ -19,7 +19,9 @@ from rnn_apps.tasks.forecast import metrics as M
 
 
 def _facts(model: Any) -> dict[str, Any]:
-    meta = model.metadata
+    """What a `PanelForecaster` (also mid-`fit`: `reading_facts`) or its export's metadata
+    say about windows, quantiles, levels, columns and covariates."""
+    meta = model.reading_facts() if hasattr(model, "reading_facts") else model.metadata
     return {
         "lookback": int(meta["lookback"]),
         "horizon": int(meta["horizon"]),
@@ -29,42 +31,121 @@ def _facts(model: Any) -> dict[str, Any]:
         "frequency": meta.get("frequency"),
         "columns": dict(meta["columns"]),
         "fill": meta.get("fill", "mask"),
+        "covariates": dict(meta.get("covariates") or {}),
     }
 
 
-def read(model: Any, data: Any) -> Any:
-    """`data` as a `Panel` read the way the model was trained (columns, fill, frequency)."""
+def _covariates(model: Any) -> dict[str, list]:
+    """The model's covariate names: `future`, `static`, `static_numeric`,
+    `static_categorical` (empty lists when it has none)."""
+    facts = _facts(model)["covariates"]
+    keys = ("future", "calendar", "static", "static_numeric", "static_categorical")
+    return {k: list(facts.get(k) or []) for k in keys}
+
+
+def _user_future(model: Any) -> list[str]:
+    """The future covariates the caller supplies (all but the derived calendar ones)."""
+    cov = _covariates(model)
+    return [c for c in cov["future"] if c not in cov["calendar"]]
+
+
+def read(model: Any, data: Any, future: Any = None) -> Any:
+    """`data` (and `future`: covariates of the forecast steps) as a `Panel` read the way the
+    model was trained (columns, covariates, fill, frequency)."""
     from rnn_apps.tasks.panel.data import read_panel
 
     f = _facts(model)
-    c = f["columns"]
+    c, cov = f["columns"], _covariates(model)
     return read_panel(
         data, id_column=c["id"], date_column=c["date"], target=c["target"], fill=f["fill"],
-        frequency=f["frequency"],
+        frequency=f["frequency"], future_covariates=_user_future(model),
+        static_covariates=cov["static"], future=future, horizon=f["horizon"],
+        calendar=bool(cov["calendar"]),
     )  # fmt: skip
 
 
-def run_batches(model: Any, windows: Any, *, batch_size: int = 1024) -> dict[str, np.ndarray]:
-    """The export's outputs for windows (N, L) real units (NaN = not observed), in batches.
+def static_inputs(panel: Any, covariates: dict[str, list]) -> dict[str, np.ndarray]:
+    """Each series' static covariates as the export takes them: `static_numeric`
+    (n_series, Sn) float32, `static_categorical` (n_series, Sc) str (only the kinds the model
+    has)."""
+    out: dict[str, np.ndarray] = {}
+    order = covariates["static"]
+    for key, dtype in (("static_numeric", "float32"), ("static_categorical", str)):
+        names = covariates[key]
+        if names:
+            cols = [order.index(n) for n in names]
+            rows = [[row[c] for c in cols] for row in panel.static]
+            if dtype is str:
+                out[key] = np.asarray([[str(v) for v in r] for r in rows], dtype=object).astype(str)
+            else:
+                out[key] = np.asarray(rows, dtype="float32").reshape(len(rows), len(names))
+    return out
+
+
+def window_inputs(model: Any, panel: Any, rows: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+    """The export's inputs for forecasting, for each `(series, n)` of `rows`, the `horizon`
+    steps after the first `n` steps of the series: `window` (N, L), NaN-padded, and the
+    covariates the model has (`future_covariates` (N, L + H, C) from the panel's covariates,
+    or from `panel.future` past the series' end)."""
+    from rnn_apps.tasks.panel.data import last_window
+
+    f, cov = _facts(model), _covariates(model)
+    lookback, h = f["lookback"], f["horizon"]
+    out = {
+        "window": np.asarray(
+            [last_window(panel.values[i][:n], lookback) for i, n in rows], "float32"
+        ).reshape(-1, lookback)
+    }
+    if cov["future"]:
+        width = len(cov["future"])
+        futures = []
+        for i, n in rows:
+            c = panel.covariates[i]
+            ahead = c[n : n + h]
+            if len(ahead) < h:  # past the series' end: the covariates given for the horizon
+                if panel.future is None:
+                    raise UserInputError(
+                        f"series {panel.ids[i]!r}: forecasting past its end needs the future "
+                        f"covariates {cov['future']} of the next {h} steps (future=...)."
+                    )
+                ahead = np.concatenate([ahead, panel.future[i][: h - len(ahead)]])
+            past = c[max(0, n - lookback) : n]
+            past = np.concatenate([np.full((lookback - len(past), width), np.nan), past])
+            futures.append(np.concatenate([past, ahead]))
+        out["future_covariates"] = np.asarray(futures, "float32").reshape(-1, lookback + h, width)
+    index = np.asarray([i for i, _ in rows], dtype=int)
+    out.update({k: v[index] for k, v in static_inputs(panel, cov).items()})
+    return out
+
+
+def run_batches(model: Any, inputs: Any, *, batch_size: int = 1024) -> dict[str, np.ndarray]:
+    """The export's outputs for its inputs (a dict of arrays with N rows, or the windows
+    (N, L) of a model without covariates; real units, NaN = not observed), in batches.
 
     Raises:
-        UserInputError: a wrong shape, or a window the graph refuses (the graph's message).
+        UserInputError: a wrong shape, a missing input, or a window the graph refuses (the
+            graph's message).
     """
     import tensorflow as tf
 
     from rnn_apps.errors import graph_error
 
-    lookback = int(model.metadata["lookback"])
-    windows = np.asarray(windows, dtype="float32")
+    lookback = _facts(model)["lookback"]
+    if not isinstance(inputs, dict):
+        inputs = {"window": inputs}
+    inputs = dict(inputs)
+    windows = np.asarray(inputs["window"], dtype="float32")
     if windows.ndim != 2 or windows.shape[1] != lookback:
         raise UserInputError(
             f"windows must have shape (batch, {lookback}) = (batch, lookback), got "
             f"{windows.shape}; left-pad a shorter series with NaN."
         )
+    inputs["window"] = windows
     outs = []
     try:
         for i in range(0, max(len(windows), 1), batch_size):
-            outs.append(model.run("serving_default", window=windows[i : i + batch_size]))
+            chunk = {k: v[i : i + batch_size] for k, v in inputs.items()}
+            outs.append(model.run("serving_default", **chunk))
     except tf.errors.InvalidArgumentError as err:
         raise UserInputError(f"cannot forecast from these windows: {graph_error(err)}") from None
     return {k: np.concatenate([o[k] for o in outs], axis=0) for k in outs[0]}
@@ -89,15 +170,13 @@ def backtest(model: Any, data: Any, *, windows: int = 1, step: int | None = None
     Raises:
         UserInputError: `windows` or `step` not positive, or no series long enough.
     """
-    from rnn_apps.tasks.panel.data import last_window
-
     f = _facts(model)
-    h, lookback = f["horizon"], f["lookback"]
+    h = f["horizon"]
     step = h if step is None else int(step)
     if int(windows) < 1 or step < 1:
         raise UserInputError(f"backtest windows ({windows}) and step ({step}) must be >= 1.")
     panel = read(model, data)
-    rows, xs = [], []
+    rows = []
     for cut in _origins(panel, h, int(windows), step):
         for i, v in enumerate(panel.values):
             if len(v) <= cut:
@@ -105,14 +184,13 @@ def backtest(model: Any, data: Any, *, windows: int = 1, step: int | None = None
             history, future = v[: len(v) - cut], v[len(v) - cut : len(v) - cut + h]
             if not np.isfinite(history).any() or not np.isfinite(future).all():
                 continue
-            xs.append(last_window(history, lookback))
             rows.append((i, len(history), future))
     if not rows:
         raise UserInputError(
             f"no series is longer than the horizon ({h}) plus the backtest span: give longer "
             "series or fewer windows."
         )
-    out = run_batches(model, np.stack(xs))
+    out = run_batches(model, window_inputs(model, panel, [(i, n) for i, n, _ in rows]))
     frames = []
     for k, (i, n, future) in enumerate(rows):
         times = panel.head(len(panel.values[i]) - n).future_times(i, h)
@@ -121,15 +199,22 @@ def backtest(model: Any, data: Any, *, windows: int = 1, step: int | None = None
             "cutoff": _time(panel, i, n - 1),
             "ds": times,
             "y": future,
-            "forecast": out["forecast"][k],
+            **_output_columns(out, k, f),
         }
-        for j, q in enumerate(f["quantiles"]):
-            cols[f"q{q:g}"] = out["quantiles"][k, :, j]
-        for p in f["levels"]:
-            cols[f"lower_{p}"] = out[f"lower_{p}"][k]
-            cols[f"upper_{p}"] = out[f"upper_{p}"][k]
         frames.append(pd.DataFrame(cols))
     return pd.concat(frames, ignore_index=True)
+
+
+def _output_columns(out: dict[str, np.ndarray], k: int, f: dict[str, Any]) -> dict[str, Any]:
+    """Window `k`'s outputs as columns: `forecast`, `q<level>` per quantile, `lower_<p>` /
+    `upper_<p>` per interval level, each (H,)."""
+    cols = {"forecast": out["forecast"][k]}
+    for j, q in enumerate(f["quantiles"]):
+        cols[f"q{q:g}"] = out["quantiles"][k, :, j]
+    for p in f["levels"]:
+        cols[f"lower_{p}"] = out[f"lower_{p}"][k]
+        cols[f"upper_{p}"] = out[f"upper_{p}"][k]
+    return cols
 
 
 def _time(panel: Any, i: int, step: int) -> Any:
@@ -231,27 +316,28 @@ def _history(panel: Any, i: int, cutoff: Any) -> np.ndarray:
     return np.asarray(v[:n], dtype="float64")
 
 
-def predict_panel(model: Any, data: Any) -> pd.DataFrame:
+def predict_panel(model: Any, data: Any, future: Any = None) -> pd.DataFrame:
     """The `horizon` steps after each series of `data`: long DataFrame `unique_id`, `ds`,
-    `forecast`, `q<level>` per quantile, `lower_<p>` / `upper_<p>`, real units."""
-    from rnn_apps.tasks.panel.data import last_window
-
+    `forecast`, `q<level>` per quantile, `lower_<p>` / `upper_<p>`, real units. A model with
+    future covariates needs `future`: a long frame or CSV of their values for those steps."""
     f = _facts(model)
     h = f["horizon"]
-    panel = read(model, data)
+    if _user_future(model) and future is None:
+        raise UserInputError(
+            f"this model uses future covariates {_user_future(model)}: give their "
+            f"values for the {h} steps after each series (future=..., --future FILE)."
+        )
+    panel = read(model, data, future=future)
     keep = [i for i, v in enumerate(panel.values) if np.isfinite(v).any()]
     if len(keep) < len(panel):
         empty = panel.ids[next(i for i in range(len(panel)) if i not in set(keep))]
         raise UserInputError(f"series {empty!r} has no observed value; drop it.")
-    out = run_batches(model, np.stack([last_window(v, f["lookback"]) for v in panel.values]))
+    out = run_batches(
+        model, window_inputs(model, panel, [(i, len(v)) for i, v in enumerate(panel.values)])
+    )
     frames = []
     for i, uid in enumerate(panel.ids):
-        cols = {"unique_id": uid, "ds": panel.future_times(i, h), "forecast": out["forecast"][i]}
-        for j, q in enumerate(f["quantiles"]):
-            cols[f"q{q:g}"] = out["quantiles"][i, :, j]
-        for p in f["levels"]:
-            cols[f"lower_{p}"] = out[f"lower_{p}"][i]
-            cols[f"upper_{p}"] = out[f"upper_{p}"][i]
+        cols = {"unique_id": uid, "ds": panel.future_times(i, h), **_output_columns(out, i, f)}
         frames.append(pd.DataFrame(cols))
     return pd.concat(frames, ignore_index=True)
 

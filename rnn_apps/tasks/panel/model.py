@@ -7,7 +7,13 @@ the L / W segment vectors, its last state read out by a direct multi-horizon hea
 raw values that `NonCrossingQuantiles` orders. Long windows (weeks of hourly data) thus cost
 L / W recurrent steps, not L.
 
-Shape legend: B batch, L lookback, W segment length, H horizon, Q quantile levels.
+With covariates the network also takes the scaled future covariates (B, L + H, C): their
+first L steps join each step's features before the segments are cut, their last H steps
+(what is known about the horizon) and the encoded static covariates (B, S) join the
+recurrent stack's last state before a hidden layer reads out (H, Q).
+
+Shape legend: B batch, L lookback, W segment length, H horizon, Q quantile levels, C future
+covariates, S static width.
 """
 
 from __future__ import annotations
@@ -30,9 +36,12 @@ def build_panel_network(
     units: int = 128,
     num_layers: int = 2,
     dropout: float = 0.0,
+    num_future: int = 0,
+    static_width: int = 0,
     name: str = "panel_network",
 ) -> keras.Model:
-    """features (B, L, 2) -> non-crossing quantiles (B, H, Q), all in the window's scale.
+    """features (B, L, 2) [, future (B, L + H, C)] [, static (B, S)] -> non-crossing quantiles
+    (B, H, Q), all in the window's scale.
 
     Args:
         lookback: L, a multiple of `seg_len`.
@@ -44,6 +53,8 @@ def build_panel_network(
         units: Width of the recurrent layers.
         num_layers: Depth of the recurrent stack.
         dropout: Input dropout of the recurrent layers.
+        num_future: C, future covariates (0: no such input).
+        static_width: S, width of the encoded static covariates (0: no such input).
         name: Model name.
     """
     from rnn_apps.builders import build_stacked_rnn
@@ -53,8 +64,16 @@ def build_panel_network(
     segments = lookback // seg_len
     q = len(quantiles)
     inp = keras.Input((lookback, 2), name="features")
-    x = keras.layers.Reshape((segments, 2 * seg_len), name="segments")(inp)  # (B, L/W, 2W)
+    inputs, x = [inp], inp
+    if num_future:
+        future = keras.Input((lookback + horizon, num_future), name="future")
+        inputs.append(future)
+        past = future[:, :lookback]
+        x = keras.layers.Concatenate(name="with_covariates")([x, past])  # (B, L, 2 + C)
+    width = x.shape[-1]
+    x = keras.layers.Reshape((segments, width * seg_len), name="segments")(x)  # (B, L/W, .)
     x = keras.layers.Dense(d_model, activation="relu", name="segment_embedding")(x)
+    plain = not num_future and not static_width
     rnn = build_stacked_rnn(
         num_features=d_model,
         sequence_length=segments,
@@ -63,11 +82,27 @@ def build_panel_network(
         units=units,
         num_layers=num_layers,
         dropout=dropout,
-        head="multi_horizon",
-        horizon=horizon,
-        output_dim=q,
+        head="multi_horizon" if plain else "many_to_one",
+        horizon=horizon if plain else None,
+        output_dim=q if plain else units,
+        output_activation=None if plain else "relu",
         name=f"{name}_rnn",
     )
-    raw = rnn(x)  # (B, H, Q)
+    if plain:
+        raw = rnn(x)  # (B, H, Q)
+    else:
+        parts = [rnn(x)]  # (B, units)
+        if num_future:
+            ahead = future[:, lookback:]
+            parts.append(keras.layers.Flatten(name="horizon_flat")(ahead))  # (B, H * C)
+        if static_width:
+            static = keras.Input((static_width,), name="static")
+            inputs.append(static)
+            parts.append(static)
+        h = keras.layers.Concatenate(name="state_and_covariates")(parts)
+        h = keras.layers.Dense(d_model, activation="relu", name="head_hidden")(h)
+        raw = keras.layers.Reshape((horizon, q), name="horizon_quantiles")(
+            keras.layers.Dense(horizon * q, name="head_output")(h)
+        )
     out = NonCrossingQuantiles(list(quantiles), name="quantiles")(raw)
-    return keras.Model(inp, out, name=name)
+    return keras.Model(inputs if len(inputs) > 1 else inp, out, name=name)

@@ -31,7 +31,7 @@ from rnn_apps.errors import UserInputError
 from rnn_apps.tasks.base import FitRun, Task
 from rnn_apps.tasks.panel import inference
 from rnn_apps.tasks.panel.config import PanelConfig
-from rnn_apps.tasks.panel.data import Panel, last_window, read_panel, windows
+from rnn_apps.tasks.panel.data import Panel, read_panel, windows
 
 #: Windows per call of the export's `serving_default`.
 MAX_BATCH_WINDOWS = 4096
@@ -86,18 +86,23 @@ class PanelForecaster(Task):
             target=cfg.target,
             fill=cfg.fill,
             frequency=frequency,
+            future_covariates=cfg.future_covariates,
+            static_covariates=cfg.static_covariates,
+            calendar=cfg.calendar,
         )
 
     def _build(self) -> None:
         import keras
 
-        from rnn_apps.layers import MaskedWindowScale, UnscaleForecast
+        from rnn_apps.layers import CovariateEncoder, MaskedWindowScale, UnscaleForecast
         from rnn_apps.tasks.panel.model import build_panel_network
 
         cfg = self.config
         log = cfg.transform == "log"
         self.preprocessor_ = MaskedWindowScale(cfg.season, log=log, name="window_scale")
         self.postprocessor_ = UnscaleForecast(log=log, name="unscale")
+        if getattr(self, "covariates_", None) is None:
+            self.covariates_ = CovariateEncoder(name="covariates")
         self.networks_ = [
             build_panel_network(
                 cfg.lookback,
@@ -109,18 +114,43 @@ class PanelForecaster(Task):
                 units=cfg.units,
                 num_layers=cfg.num_layers,
                 dropout=cfg.dropout,
+                num_future=len(self.covariates_.future_columns),
+                static_width=self.covariates_.static_width,
                 name=f"panel_network_{k}",
             )  # fmt: skip
             for k in range(cfg.num_models)
         ]
         if len(self.networks_) == 1:
             self.model_ = self.networks_[0]
-        else:  # (B, L, 2) -> the mean of the networks' (B, H, Q)
-            inp = keras.Input((cfg.lookback, 2), name="features")
-            outs = [net(inp) for net in self.networks_]
+        else:  # the networks' inputs -> the mean of their (B, H, Q)
+            first = self.networks_[0]
+            inputs = [keras.Input(t.shape[1:], name=t.name) for t in first.inputs]
+            args = inputs if len(inputs) > 1 else inputs[0]
+            outs = [net(args) for net in self.networks_]
             self.model_ = keras.Model(
-                inp, keras.layers.Average(name="average")(outs), name="panel_ensemble"
+                args, keras.layers.Average(name="average")(outs), name="panel_ensemble"
             )
+
+    def _network_inputs(self, inputs: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+        """Raw inputs (the export's names, real units) -> (the network's inputs, level (B, 1),
+        scale (B, 1)): the scaled window with its mask and the encoded covariates (the
+        NaN padding of a short series' covariates becomes 0, the training mean)."""
+        from keras import ops
+
+        features, level, scale = self.preprocessor_(inputs["window"])  # (B, L, 2), (B, 1) x2
+        encoded = self.covariates_(
+            {
+                "future": inputs.get("future_covariates"),
+                "static_numeric": inputs.get("static_numeric"),
+                "static_categorical": inputs.get("static_categorical"),
+            }
+        )
+        net = [features]
+        if encoded[0] is not None:
+            net.append(ops.where(ops.isnan(encoded[0]), 0.0, encoded[0]))  # (B, L + H, C)
+        if encoded[1] is not None:
+            net.append(encoded[1])  # (B, S)
+        return (net if len(net) > 1 else net[0]), level, scale
 
     # ------------------------------------------------------------------ fit
     def _fit(self, train: Any, validation: Any, run: FitRun) -> None:
@@ -155,17 +185,18 @@ class PanelForecaster(Task):
                         "> 0; use transform='none' (or shift the series)."
                     )
         self.frequency_ = panel.frequency
-        fit_part = [v[: len(v) - 2 * h] for v in panel.values]
-        x, y = windows(fit_part, lookback, h)
-        if not len(x):
+        inputs, y = self._training_windows(panel)
+        if not len(y):
             raise UserInputError(
                 f"no series is longer than 2 x horizon + 1 = {2 * h + 1} steps: there is nothing "
                 "to train on; lower the horizon."
             )
-        if cfg.max_train_windows is not None and len(x) > cfg.max_train_windows:
-            keep = np.random.default_rng(cfg.seed).choice(len(x), cfg.max_train_windows, False)
-            x, y = x[np.sort(keep)], y[np.sort(keep)]
-        self.num_train_windows_ = len(x)
+        if cfg.max_train_windows is not None and len(y) > cfg.max_train_windows:
+            keep = np.sort(
+                np.random.default_rng(cfg.seed).choice(len(y), cfg.max_train_windows, False)
+            )
+            inputs, y = {k: v[keep] for k, v in inputs.items()}, y[keep]
+        self.num_train_windows_ = len(y)
         val = self._holdout(panel, 2 * h)
         cal = self._holdout(panel, h)
 
@@ -179,17 +210,18 @@ class PanelForecaster(Task):
         pre = self.preprocessor_
 
         def scale(xb: Any, yb: Any) -> tuple[Any, Any]:
-            features, level, s = pre(xb)
-            return features, (pre.transform(yb) - level) / s  # (B, L, 2), (B, H)
+            net_inputs, level, s = self._network_inputs(xb)
+            net_inputs = tuple(net_inputs) if isinstance(net_inputs, list) else net_inputs
+            return net_inputs, (pre.transform(yb) - level) / s  # ..., (B, H)
 
-        steps = cfg.steps_per_epoch or max(1, -(-len(x) // cfg.batch_size))
+        steps = cfg.steps_per_epoch or max(1, -(-len(y) // cfg.batch_size))
         val_ds = None
-        if len(val[0]):
+        if len(val[1]):
             val_ds = tf.data.Dataset.from_tensor_slices(val).batch(1024).map(scale)
         for k, net in enumerate(self.networks_):
             ds = (
-                tf.data.Dataset.from_tensor_slices((x, y))
-                .shuffle(len(x), seed=cfg.seed + k, reshuffle_each_iteration=True)
+                tf.data.Dataset.from_tensor_slices((inputs, y))
+                .shuffle(len(y), seed=cfg.seed + k, reshuffle_each_iteration=True)
                 .repeat()
                 .batch(cfg.batch_size)
                 .map(scale)
@@ -212,37 +244,89 @@ class PanelForecaster(Task):
         self._signature_fns = {}
         self._calibrate(*cal)
 
-    def _holdout(self, panel: Panel, cut: int) -> tuple[np.ndarray, np.ndarray]:
+    def future_columns(self, panel: Panel) -> list[str]:
+        """The C future covariates the network reads: the configured ones, then the calendar
+        features of the panel's frequency (`calendar=True`)."""
+        from rnn_apps.tasks.panel.data import calendar_columns
+
+        extra = calendar_columns(panel.frequency) if self.config.calendar else []
+        return [*self.config.future_covariates, *extra]
+
+    def _static_inputs(self, panel: Panel) -> dict[str, np.ndarray]:
+        """Each series' static covariates split as the export takes them: `static_numeric`
+        (n_series, Sn) float32 and `static_categorical` (n_series, Sc) str."""
+        from rnn_apps.tasks.panel.inference import static_inputs
+
+        return static_inputs(panel, self.covariates_facts())
+
+    def _training_windows(self, panel: Panel) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Every training window (all but the last 2 x horizon steps of each series) with its
+        covariates, as the export's inputs, and its targets (N, H)."""
+        from rnn_apps.layers import CovariateEncoder
+
+        cfg = self.config
+        h, cut = cfg.horizon, 2 * cfg.horizon
+        values = [v[: len(v) - cut] for v in panel.values]
+        covs = None if panel.covariates is None else [c[: len(c) - cut] for c in panel.covariates]
+        if covs is not None or panel.static is not None:
+            rows = (
+                np.concatenate([c[np.isfinite(v)] for c, v in zip(covs, values)])
+                if covs is not None
+                else np.zeros((0, 0))
+            )
+            self.covariates_ = CovariateEncoder.adapt(
+                self.future_columns(panel), rows, cfg.static_covariates, panel.static or [],
+                name="covariates",
+            )  # fmt: skip
+        else:
+            self.covariates_ = CovariateEncoder(name="covariates")
+        parts, index = [], []
+        for i, v in enumerate(values):
+            part = windows(
+                [v], cfg.lookback, h, min_history=min(cfg.season, cfg.lookback),
+                covariates=None if covs is None else [covs[i]],
+            )  # fmt: skip
+            parts.append(part)
+            index.append(np.full(len(part[1]), i))
+        index = np.concatenate(index)
+        inputs = {"window": np.concatenate([p[0] for p in parts])}
+        if covs is not None:
+            inputs["future_covariates"] = np.concatenate([p[2] for p in parts])
+        inputs.update({k: v[index] for k, v in self._static_inputs(panel).items()})
+        return inputs, np.concatenate([p[1] for p in parts])
+
+    def _holdout(self, panel: Panel, cut: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The window ending `cut` steps before each series' end and its next H steps, for
-        the series whose H steps are all observed and that have history: (N, L), (N, H)."""
-        h, lookback = self.config.horizon, self.config.lookback
-        xs, ys = [], []
-        for v in panel.values:
+        the series whose H steps are all observed and that have history, as the export's
+        inputs, and the targets (N, H)."""
+        from rnn_apps.tasks.panel.inference import window_inputs
+
+        h = self.config.horizon
+        rows, ys = [], []
+        for i, v in enumerate(panel.values):
             if len(v) < cut + 1:
                 continue
             history, future = v[: len(v) - cut], v[len(v) - cut : len(v) - cut + h]
             if np.isfinite(future).all() and np.isfinite(history).any():
-                xs.append(last_window(history, lookback))
+                rows.append((i, len(history)))
                 ys.append(future)
-        return (
-            np.asarray(xs, "float32").reshape(-1, lookback),
-            np.asarray(ys, "float32").reshape(-1, h),
-        )
+        inputs = window_inputs(self, panel, rows)
+        return inputs, np.asarray(ys, "float32").reshape(-1, h)
 
-    def _calibrate(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Split-conformal factors per level and horizon step from held-out windows (N, L),
-        (N, H): on the network's scaled quantiles, each window's score max(lo - y, y - hi)
-        divided by its interval's width (or, for an interval from the median, by 1: the
-        window's scale)."""
+    def _calibrate(self, inputs: Mapping[str, np.ndarray], y: np.ndarray) -> None:
+        """Split-conformal factors per level and horizon step from held-out windows (the
+        export's inputs) and their targets (N, H): on the network's scaled quantiles, each
+        window's score max(lo - y, y - hi) divided by its interval's width (or, for an
+        interval from the median, by 1: the window's scale)."""
         from rnn_apps.tasks.forecast.conformal import conformal_offsets, conformity_scores
 
         cfg = self.config
         self.offsets_ = {}
-        self.calibration_: dict[str, Any] = {"windows": len(x), "levels": {}}
-        if not len(x):
+        self.calibration_: dict[str, Any] = {"windows": len(y), "levels": {}}
+        if not len(y):
             raise UserInputError("no series has a fully observed last horizon to calibrate on.")
-        features, level, scale = self.preprocessor_(x)
-        q = np.asarray(self.model_.predict(features, batch_size=1024, verbose=0))  # (N, H, Q)
+        net_inputs, level, scale = self._network_inputs(inputs)
+        q = np.asarray(self.model_.predict(net_inputs, batch_size=1024, verbose=0))  # (N, H, Q)
         ys = np.asarray((self.preprocessor_.transform(y) - level) / scale)  # (N, H)
         for p in cfg.levels:
             i, j = base_quantiles(cfg.quantiles, p)
@@ -266,25 +350,64 @@ class PanelForecaster(Task):
         self._signature_fns = {}
 
     # ------------------------------------------------------------------ export hooks
-    def endpoints(self) -> list[Any]:
-        """`serving_default`: `window` (B, L) float32 real units, NaN = not observed ->
-        `forecast` (B, H), `quantiles` (B, H, Q), `lower_<p>` / `upper_<p>` (B, H), real units.
-        Refuses more than `MAX_BATCH_WINDOWS` windows, a wrong window length, inf or values
-        beyond `MAX_ABS_VALUE`, and a window without any observed value."""
+    def covariates_facts(self) -> dict[str, list]:
+        """The covariate inputs: `future` (C names: the configured ones, then `calendar`, the
+        derived calendar features), `static_numeric`, `static_categorical` (names, in
+        `static_covariates` order within each kind), `static` (all, config order)."""
+        enc = self.covariates_
+        return {
+            "future": list(enc.future_columns),
+            "calendar": [c for c in enc.future_columns if c not in self.config.future_covariates],
+            "static": list(self.config.static_covariates),
+            "static_numeric": list(enc.numeric_columns),
+            "static_categorical": list(enc.categorical_columns),
+        }
+
+    def _input_specs(self) -> list[Any]:
         import tensorflow as tf
 
+        cfg, facts = self.config, self.covariates_facts()
+        specs = [tf.TensorSpec([None, cfg.lookback], tf.float32, name="window")]
+        if facts["future"]:
+            specs.append(
+                tf.TensorSpec(
+                    [None, cfg.lookback + cfg.horizon, len(facts["future"])],
+                    tf.float32,
+                    name="future_covariates",
+                )  # fmt: skip
+            )
+        if facts["static_numeric"]:
+            specs.append(
+                tf.TensorSpec([None, len(facts["static_numeric"])], tf.float32, "static_numeric")
+            )
+        if facts["static_categorical"]:
+            specs.append(
+                tf.TensorSpec(
+                    [None, len(facts["static_categorical"])], tf.string, "static_categorical"
+                )
+            )
+        return specs
+
+    def endpoints(self) -> list[Any]:
+        """`serving_default`: `window` (B, L) float32 real units, NaN = not observed [,
+        `future_covariates` (B, L + H, C) float32, `static_numeric` (B, Sn) float32,
+        `static_categorical` (B, Sc) string, when the model has them] -> `forecast` (B, H),
+        `quantiles` (B, H, Q), `lower_<p>` / `upper_<p>` (B, H), real units. Refuses more
+        than `MAX_BATCH_WINDOWS` windows, a wrong window length, inf or values beyond
+        `MAX_ABS_VALUE`, a window without any observed value, and NaN in the horizon part of
+        the future covariates."""
         from rnn_apps.export import Endpoint
 
         self._check_fitted()
-        return [
-            Endpoint(
-                "serving_default",
-                self._serve,
-                [tf.TensorSpec([None, self.config.lookback], tf.float32, name="window")],
-            )
-        ]
+        specs = self._input_specs()
+        names = [sp.name for sp in specs]
 
-    def _serve(self, window: Any) -> dict[str, Any]:
+        def serve(*args: Any) -> dict[str, Any]:
+            return self._serve(**dict(zip(names, args)))
+
+        return [Endpoint("serving_default", serve, specs)]
+
+    def _serve(self, window: Any, **covariates: Any) -> dict[str, Any]:
         import tensorflow as tf
 
         cfg = self.config
@@ -323,10 +446,39 @@ class PanelForecaster(Task):
                     message="the model forecasts log values: every observed value must be > 0",
                 )  # fmt: skip
             )
+        future = covariates.get("future_covariates")
+        if future is not None:
+            batch = tf.shape(window)[0]
+            checks += [
+                tf.debugging.assert_equal(
+                    tf.shape(future)[0], batch,
+                    message="future_covariates must have one row per window",
+                ),
+                tf.debugging.assert_equal(
+                    tf.reduce_any(tf.math.is_nan(future[:, lookback:])), False,
+                    message=f"future_covariates holds NaN in its last {cfg.horizon} steps (the "
+                    "horizon): give every future covariate for every step to forecast",
+                ),
+                tf.debugging.assert_less_equal(
+                    tf.reduce_max(tf.abs(tf.where(tf.math.is_nan(future), 0.0, future))),
+                    tf.constant(MAX_ABS_VALUE, tf.float32),
+                    message="future_covariates holds inf or values beyond "
+                    f"{MAX_ABS_VALUE:g}; check the units",
+                ),
+            ]  # fmt: skip
+        for key in ("static_numeric", "static_categorical"):
+            if covariates.get(key) is not None:
+                checks.append(
+                    tf.debugging.assert_equal(
+                        tf.shape(covariates[key])[0],
+                        tf.shape(window)[0],
+                        message=f"{key} must have one row per window",
+                    )  # fmt: skip
+                )
         with tf.control_dependencies(checks):
             window = tf.identity(window)
-        features, level, scale = self.preprocessor_(window)  # (B, L, 2), (B, 1), (B, 1)
-        q = tf.cast(self.model_(features, training=False), tf.float32)  # (B, H, Q) scaled
+        net_inputs, level, scale = self._network_inputs({"window": window, **covariates})
+        q = tf.cast(self.model_(net_inputs, training=False), tf.float32)  # (B, H, Q) scaled
         median = q[..., cfg.quantiles.index(0.5)]  # (B, H)
         out = {"quantiles": q, "forecast": median}
         for p in cfg.levels:
@@ -348,7 +500,37 @@ class PanelForecaster(Task):
             + rng.normal(0, 0.5, (4, lookback))
         )
         windows_[1, : lookback // 2] = np.nan  # a short series, left-padded
-        return {"serving_default": {"window": windows_.astype("float32")}}
+        inputs = {"window": windows_.astype("float32")}
+        facts, enc = self.covariates_facts(), self.covariates_
+        if facts["future"]:
+            shape = (4, lookback + self.config.horizon, len(facts["future"]))
+            future = np.asarray(enc.future_mean) + np.asarray(enc.future_std) * rng.normal(
+                size=shape
+            )
+            future[1, : lookback // 2] = np.nan  # the short series' padding
+            inputs["future_covariates"] = future.astype("float32")
+        if facts["static_numeric"]:
+            inputs["static_numeric"] = np.tile(np.asarray(enc.numeric_mean, "float32"), (4, 1))
+        if facts["static_categorical"]:
+            first = [vocab[0] if vocab else "" for vocab in enc.vocabularies]
+            inputs["static_categorical"] = np.array([first] * 3 + [["unseen"] * len(first)])
+        return {"serving_default": inputs}
+
+    def reading_facts(self) -> dict[str, Any]:
+        """What reading data and shaping inputs need (the keys of `export_metadata` that
+        `rnn_apps.tasks.panel.inference` reads), available before calibration."""
+        cfg = self.config
+        return {
+            "lookback": cfg.lookback,
+            "horizon": cfg.horizon,
+            "season": cfg.season,
+            "frequency": self.frequency_,
+            "quantiles": list(cfg.quantiles),
+            "levels": list(cfg.levels),
+            "columns": {"id": cfg.id_column, "date": cfg.date_column, "target": cfg.target},
+            "fill": cfg.fill,
+            "covariates": self.covariates_facts(),
+        }
 
     def export_metadata(self) -> dict[str, Any]:
         self._check_fitted()
@@ -360,15 +542,19 @@ class PanelForecaster(Task):
         for p in cfg.levels:
             outputs[f"lower_{p}"] = f"float32 [batch, horizon], {p}% interval, real units"
             outputs[f"upper_{p}"] = f"float32 [batch, horizon], {p}% interval, real units"
+        facts = self.covariates_facts()
+        inputs = {"window": "float32 [batch, lookback], real units, NaN = not observed"}
+        if facts["future"]:
+            inputs["future_covariates"] = (
+                "float32 [batch, lookback + horizon, len(covariates.future)], real units: the "
+                "window's steps (NaN where the window is padding) then the horizon's (no NaN)"
+            )
+        if facts["static_numeric"]:
+            inputs["static_numeric"] = "float32 [batch, len(covariates.static_numeric)]"
+        if facts["static_categorical"]:
+            inputs["static_categorical"] = "string [batch, len(covariates.static_categorical)]"
         return {
-            "lookback": cfg.lookback,
-            "horizon": cfg.horizon,
-            "season": cfg.season,
-            "frequency": self.frequency_,
-            "quantiles": list(cfg.quantiles),
-            "levels": list(cfg.levels),
-            "columns": {"id": cfg.id_column, "date": cfg.date_column, "target": cfg.target},
-            "fill": cfg.fill,
+            **self.reading_facts(),
             "max_batch_windows": MAX_BATCH_WINDOWS,
             "conformal": {
                 "method": "split conformal per horizon step on each series' last horizon "
@@ -382,7 +568,12 @@ class PanelForecaster(Task):
             + (" on the logarithm of the values" if cfg.transform == "log" else "")
             + ": level = mean of the last season observed steps, scale = standard deviation "
             "of the observed steps",
-            "inputs": {"window": "float32 [batch, lookback], real units, NaN = not observed"},
+            "covariates": {
+                **facts,
+                "scaling": "future and numeric static covariates standardised with training "
+                "statistics, categorical static covariates one-hot (unseen: index 0)",
+            },
+            "inputs": inputs,
             "outputs": outputs,
         }
 
@@ -392,6 +583,7 @@ class PanelForecaster(Task):
             "offsets": self.offsets_,
             "calibration": self.calibration_,
             "num_short_series": getattr(self, "num_short_series_", 0),
+            "covariates": self.covariates_.get_config(),
         }
 
     def set_state(self, state: Mapping[str, Any], model_file: Path) -> None:
@@ -399,6 +591,9 @@ class PanelForecaster(Task):
         self.offsets_ = {str(k): list(v) for k, v in state["offsets"].items()}
         self.calibration_ = dict(state.get("calibration") or {})
         self.num_short_series_ = int(state.get("num_short_series", 0))
+        from rnn_apps.layers import CovariateEncoder
+
+        self.covariates_ = CovariateEncoder.from_config(state["covariates"])
         self._build()
         self.model_.load_weights(model_file)
 
@@ -407,15 +602,18 @@ class PanelForecaster(Task):
 
     # ------------------------------------------------------------------ public API
     def forecast_windows(self, windows_: Any) -> dict[str, np.ndarray]:
-        """The export's outputs for raw windows (n, L) real units, NaN = not observed."""
+        """The export's outputs for raw windows (n, L) real units, NaN = not observed (or a
+        dict of the export's inputs, for a model with covariates)."""
         self._check_fitted()
         return inference.run_batches(self, windows_)
 
-    def predict(self, data: Any) -> pd.DataFrame:
+    def predict(self, data: Any, future: Any = None) -> pd.DataFrame:
         """The `horizon` steps after each series of `data`: a long DataFrame (`unique_id`,
-        `ds`, `forecast`, one column per quantile, `lower_<p>` / `upper_<p>`)."""
+        `ds`, `forecast`, one column per quantile, `lower_<p>` / `upper_<p>`). A model with
+        future covariates needs `future`: their values for those steps (a long frame or CSV:
+        id, date and the covariate columns)."""
         self._check_fitted()
-        return inference.predict_panel(self, data)
+        return inference.predict_panel(self, data, future=future)
 
     def evaluate(self, data: Any, *, backtest: int = 1, step: int | None = None) -> dict:
         """Scores forecasts of the last `horizon` steps of each series of `data` (and of
