@@ -156,7 +156,9 @@ def write_model_card(export_dir: Path, result: dict[str, Any]) -> None:
         f"- **Outputs** (real units): `forecast` `[batch, {cfg['horizon']}]` (the median), "
         f"`quantiles` `[batch, {cfg['horizon']}, {len(cfg['quantiles'])}]` (levels "
         f"{cfg['quantiles']}), `lower_80`/`upper_80`, `lower_95`/`upper_95`.",
-        f"- **Model**: each window scaled by its own level and spread inside the graph; "
+        "- **Model**: each window scaled by its own level and spread inside the graph"
+        + (" (of the logarithm)" if cfg["transform"] == "log" else "")
+        + f"; the average of {cfg['num_models']} networks, each a "
         f"{cfg['num_layers']}-layer {cfg['cell'].upper()} ({cfg['units']} units) over "
         f"{cfg['seg_len']}-hour segments; non-crossing quantiles trained with the pinball loss; "
         "intervals calibrated by split conformal on the last 48 training hours of every series.",
