@@ -51,7 +51,7 @@ def test_smoke_run_writes_json_and_a_model_card(bench, tmp_path):
     out = tmp_path / "m4.json"
     export = tmp_path / "sm"
     code = bench.main([
-        "--max-series", "12", "--lookback", "96", "--units", "8", "--num-models", "2",
+        "--max-series", "24", "--lookback", "96", "--units", "8", "--num-models", "2",
         "--steps-per-epoch", "5", "--epochs", "2", "--baselines", "--output", str(out),
         "--export-dir", str(export),
     ])  # fmt: skip
