@@ -3,16 +3,19 @@ intervals (hooks only; the skeleton is `rnn_apps.tasks.base`).
 
 `predict(raw) = postprocess(model(preprocessor(raw)))`: the export's `serving_default` takes
 `window` (B, L) float32 in real units (NaN = not observed: left-pad a series shorter than L
-with NaN), scales each window by its own statistics (`MaskedWindowScale`, the preprocessor),
-runs the network (`build_panel_network`: scaled quantiles) and returns, in real units,
-`forecast` (B, H: the median), `quantiles` (B, H, Q) and, for each calibrated level p,
-`lower_<p>` / `upper_<p>` (B, H): the quantile interval widened by its split-conformal factor
-(per horizon step, in proportion to the interval's width: conformalized quantile regression
-with width-normalised scores; `rnn_apps.tasks.forecast.conformal`), never excluding the
-median. With `transform="log"` the scaling and the intervals are in log space and every output
-goes back through `exp`.
+with NaN) and, when the model has covariates, `future_covariates` (B, L + H, C),
+`static_numeric` (B, Sn) and `static_categorical` (B, Sc). It scales each window by its own
+statistics (`MaskedWindowScale`, the preprocessor) and the covariates by the training ones
+(`CovariateEncoder`), runs the network (`build_panel_network`: scaled quantiles) and
+returns, in real units, `forecast` (B, H: the median), `quantiles` (B, H, Q) and, for each
+calibrated level p, `lower_<p>` / `upper_<p>` (B, H): the quantile interval widened by its
+split-conformal factor (per horizon step, in proportion to the interval's width:
+conformalized quantile regression with width-normalised scores;
+`rnn_apps.tasks.forecast.conformal`), never excluding the median. With `transform="log"` the
+scaling and the intervals are in log space and every output goes back through `exp`.
 
-Shape legend: B batch, L lookback, H horizon, Q quantile levels.
+Shape legend: B batch, L lookback, H horizon, Q quantile levels, C future covariates, Sn / Sc
+numeric / categorical static covariates.
 """
 
 from __future__ import annotations
