@@ -1,7 +1,8 @@
 """`rnn-apps panel ...`: forecasting many series with one model (the `panel` task's hooks).
 
     rnn-apps panel train --data long.csv|m4-hourly [--id-column unique_id] [--date-column ds]
-        [--target y] [--future-covariates promo price] [--static-covariates region] [--calendar]
+        [--target y] [--future-covariates promo price] [--static-covariates region]
+        [--past-covariates temperature] [--calendar]
         [--lookback N] [--horizon N] [--season N] [--transform log] [--quantiles 0.1 0.5 0.9]
         [--level 80 95] [--epochs N] [--max-train-minutes M] --output-dir DIR
     rnn-apps panel evaluate --model DIR|SAVED_MODEL --data long.csv|m4-hourly [--backtest N]
@@ -99,6 +100,10 @@ class CLI(TaskCLI):
             help="columns with one value per series (numbers or categories)",
         )  # fmt: skip
         parser.add_argument(
+            "--past-covariates", nargs="+", default=None,
+            help="numeric columns known only up to now (read over the window)",
+        )  # fmt: skip
+        parser.add_argument(
             "--calendar", action="store_true", default=None,
             help="add hour / weekday / month features derived from the timestamps",
         )  # fmt: skip
@@ -117,7 +122,7 @@ class CLI(TaskCLI):
             ("id_column", "id_column"), ("date_column", "date_column"), ("target", "target"),
             ("quantiles", "quantiles"), ("level", "levels"),
             ("future_covariates", "future_covariates"), ("static_covariates", "static_covariates"),
-            ("calendar", "calendar"),
+            ("calendar", "calendar"), ("past_covariates", "past_covariates"),
         ):  # fmt: skip
             if getattr(args, key, None) is not None:
                 out[dest] = getattr(args, key)

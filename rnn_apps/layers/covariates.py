@@ -1,14 +1,15 @@
 """`CovariateEncoder`: a global forecaster's covariates in real units -> network inputs.
 
-Future covariates (known for the history and the horizon: promotions, prices, holidays) are
+Future covariates (known for the history and the horizon: promotions, prices, holidays) and
+past covariates (known only up to now: measured temperature, traffic elsewhere) are
 standardised per column with statistics adapted on the training rows; static covariates (one
 value per series) are standardised when numeric and one-hot encoded when categorical
 (`keras.layers.StringLookup`, index 0 for a category unseen in training). Like the other
 preprocessors it is adapted on training data only, carries its statistics and vocabularies in
 its config, and runs in `tf.data`, in a Keras model and inside the export.
 
-Shape legend: B batch, L lookback, H horizon, C future covariates, Sn numeric and Sc
-categorical static covariates, S encoded static width.
+Shape legend: B batch, L lookback, H horizon, C future and P past covariates, Sn numeric and
+Sc categorical static covariates, S encoded static width.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="rnn_apps")
 class CovariateEncoder(keras.layers.Layer):
-    """`{"future": (B, L + H, C), "static_numeric": (B, Sn), "static_categorical": (B, Sc)}`
-    (the keys the model has) `-> [future (B, L + H, C) scaled, static (B, S)]` (None for a
-    kind the model does not have).
+    """`{"future": (B, L + H, C), "static_numeric": (B, Sn), "static_categorical": (B, Sc),
+    "past": (B, L, P)}` (the keys the model has) `-> [future (B, L + H, C) scaled, static
+    (B, S), past (B, L, P) scaled]` (None for a kind the model does not have).
 
     Args:
         future_columns: The C future covariate names.
@@ -34,6 +35,8 @@ class CovariateEncoder(keras.layers.Layer):
         numeric_mean, numeric_std: (Sn,) statistics.
         categorical_columns: Categorical static covariate names.
         vocabularies: One list of categories per categorical column.
+        past_columns: The P past covariate names.
+        past_mean, past_std: (P,) statistics.
     """
 
     def __init__(
@@ -46,6 +49,9 @@ class CovariateEncoder(keras.layers.Layer):
         numeric_std: Sequence[float] = (),
         categorical_columns: Sequence[str] = (),
         vocabularies: Sequence[Sequence[str]] = (),
+        past_columns: Sequence[str] = (),
+        past_mean: Sequence[float] = (),
+        past_std: Sequence[float] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -57,6 +63,9 @@ class CovariateEncoder(keras.layers.Layer):
         self.numeric_std = [float(x) for x in numeric_std]
         self.categorical_columns = list(categorical_columns)
         self.vocabularies = [[str(v) for v in vocab] for vocab in vocabularies]
+        self.past_columns = list(past_columns)
+        self.past_mean = [float(x) for x in past_mean]
+        self.past_std = [float(x) for x in past_std]
         self.lookups = [
             keras.layers.StringLookup(vocabulary=vocab, output_mode="one_hot", name=f"lookup_{i}")
             for i, vocab in enumerate(self.vocabularies)
@@ -67,13 +76,16 @@ class CovariateEncoder(keras.layers.Layer):
     def adapt(
         cls,
         future_columns: Sequence[str],
-        future_rows: np.ndarray,
+        future_rows: np.ndarray | None,
         static_columns: Sequence[str],
         static_rows: Sequence[tuple],
+        past_columns: Sequence[str] = (),
+        past_rows: np.ndarray | None = None,
         **kwargs: Any,
     ) -> CovariateEncoder:
-        """Adapted on training data: future rows (N, C) (NaN ignored), static rows (one tuple
-        per series); a static column is numeric when every value is a number."""
+        """Adapted on training data: future rows (N, C) and past rows (N, P) (NaN ignored),
+        static rows (one tuple per series); a static column is numeric when every value is a
+        number."""
 
         def stats(rows: np.ndarray) -> tuple[list[float], list[float]]:
             mean = np.nanmean(rows, axis=0) if len(rows) else np.zeros(rows.shape[1])
@@ -81,8 +93,12 @@ class CovariateEncoder(keras.layers.Layer):
             std = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
             return np.nan_to_num(mean).tolist(), std.tolist()
 
-        future_rows = np.asarray(future_rows, float).reshape(-1, len(future_columns))
-        fm, fs = stats(future_rows)
+        def table(rows: np.ndarray | None, width: int) -> np.ndarray:
+            if rows is None or width == 0:
+                return np.zeros((0, width))
+            return np.asarray(rows, float).reshape(-1, width)
+
+        fm, fs = stats(table(future_rows, len(future_columns)))
         numeric, categorical, vocabularies = [], [], []
         columns = list(zip(*static_rows)) if static_rows else [[] for _ in static_columns]
         for name, col in zip(static_columns, columns):
@@ -92,9 +108,10 @@ class CovariateEncoder(keras.layers.Layer):
                 categorical.append(name)
                 vocabularies.append(sorted({str(v) for v in col}))
         nm, ns = stats(np.stack([c for _, c in numeric], 1)) if numeric else ([], [])
+        pm, ps = stats(table(past_rows, len(past_columns)))
         return cls(
             future_columns, fm, fs, [n for n, _ in numeric], nm, ns, categorical, vocabularies,
-            **kwargs,
+            past_columns, pm, ps, **kwargs,
         )  # fmt: skip
 
     @property
@@ -102,24 +119,28 @@ class CovariateEncoder(keras.layers.Layer):
         """S: numeric statics plus one-hot widths (vocabulary + 1 for unseen)."""
         return len(self.numeric_columns) + sum(len(v) + 1 for v in self.vocabularies)
 
+    @staticmethod
+    def _standardise(x: Any, mean: list[float], std: list[float]) -> Any:
+        mean_ = ops.convert_to_tensor(np.asarray(mean, "float32"))
+        std_ = ops.convert_to_tensor(np.asarray(std, "float32"))
+        return (ops.cast(x, "float32") - mean_) / std_
+
     def call(self, inputs: dict[str, Any]) -> list[Any]:
-        future = static = None
+        future = static = past = None
         if self.future_columns:
-            x = ops.cast(inputs["future"], "float32")
-            mean = ops.convert_to_tensor(np.asarray(self.future_mean, "float32"))
-            std = ops.convert_to_tensor(np.asarray(self.future_std, "float32"))
-            future = (x - mean) / std
+            future = self._standardise(inputs["future"], self.future_mean, self.future_std)
+        if self.past_columns:
+            past = self._standardise(inputs["past"], self.past_mean, self.past_std)
         parts = []
         if self.numeric_columns:
-            x = ops.cast(inputs["static_numeric"], "float32")
-            mean = ops.convert_to_tensor(np.asarray(self.numeric_mean, "float32"))
-            std = ops.convert_to_tensor(np.asarray(self.numeric_std, "float32"))
-            parts.append((x - mean) / std)
+            parts.append(
+                self._standardise(inputs["static_numeric"], self.numeric_mean, self.numeric_std)
+            )
         for i, lookup in enumerate(self.lookups):
             parts.append(ops.cast(lookup(inputs["static_categorical"][:, i]), "float32"))
         if parts:
             static = ops.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
-        return [future, static]
+        return [future, static, past]
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -132,4 +153,7 @@ class CovariateEncoder(keras.layers.Layer):
             "numeric_std": self.numeric_std,
             "categorical_columns": self.categorical_columns,
             "vocabularies": self.vocabularies,
+            "past_columns": self.past_columns,
+            "past_mean": self.past_mean,
+            "past_std": self.past_std,
         }

@@ -418,3 +418,28 @@ def test_cli_with_covariates(tmp_path, monkeypatch, capsys):
     assert "future covariates" in capsys.readouterr().err
     assert main([*args, "--future", "future.csv", "--output-dir", "out"]) == 0
     assert len(pd.read_csv("out/forecast.csv")) == 48
+
+
+def test_past_covariates_are_read_over_the_window(tmp_path):
+    from rnn_apps.tasks.base import open_model
+    from rnn_apps.tasks.panel import predict_panel
+
+    rng = np.random.default_rng(3)
+    frame = seasonal_panel(12)
+    frame["temperature"] = rng.normal(20, 5, len(frame))
+    fc = PanelForecaster(tiny(past_covariates=["temperature"], epochs=2, levels=[80])).fit(frame)
+    assert fc.covariates_facts()["past"] == ["temperature"]
+    pred = fc.predict(frame)  # known up to now only: nothing to give for the horizon
+    hot = frame.copy()
+    last = hot.groupby("unique_id")["ds"].transform("max") == hot["ds"]
+    hot.loc[last, "temperature"] = 60.0
+    assert not np.allclose(fc.predict(hot)["forecast"], pred["forecast"])  # the network reads it
+    fc.export(tmp_path / "sm")
+    predictor = open_model(tmp_path / "sm")
+    names = {i["name"] for i in predictor.metadata["signatures"]["serving_default"]["inputs"]}
+    assert names == {"window", "past_covariates"}
+    pd.testing.assert_frame_equal(predict_panel(predictor, frame), pred, rtol=1e-5)
+    _assert_one_line_error(
+        lambda: fc.predict(frame.assign(temperature=np.where(frame["ds"] == 5, np.nan, 1.0))),
+        "past covariate 'temperature'",
+    )

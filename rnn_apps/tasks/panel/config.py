@@ -36,6 +36,8 @@ class PanelConfig(TaskConfig):
         future_covariates: Numeric columns known ahead, for the history and the horizon
             (promotions, prices, holidays, calendar features): `predict` then needs their
             values for the forecast steps (`future=`).
+        past_covariates: Numeric columns known only up to each series' last step (measured
+            temperature, traffic elsewhere): the network reads them over the window.
         static_covariates: Columns with one value per series (a number, or a category such as
             a region or a product group).
         calendar: Add calendar features derived from the timestamps (sin/cos of the hour,
@@ -79,6 +81,7 @@ class PanelConfig(TaskConfig):
     levels: list[int] = dataclasses.field(default_factory=lambda: [80, 95])
     future_covariates: list[str] = dataclasses.field(default_factory=list)
     static_covariates: list[str] = dataclasses.field(default_factory=list)
+    past_covariates: list[str] = dataclasses.field(default_factory=list)
     calendar: bool = False
     transform: str = "none"
     fill: str = "mask"
@@ -125,7 +128,7 @@ class PanelConfig(TaskConfig):
         if len({self.id_column, self.date_column, self.target}) != 3:
             self.fail("target", "a column other than id_column and date_column")
         named = [self.id_column, self.date_column, self.target]
-        covariates = [*self.future_covariates, *self.static_covariates]
+        covariates = [*self.future_covariates, *self.static_covariates, *self.past_covariates]
         if len(set(covariates)) != len(covariates) or set(covariates) & set(named):
             self.fail(
                 "static_covariates",

@@ -44,6 +44,7 @@ class Panel:
         static: Per series, its static covariate values (a tuple, in column order).
         future: Per series, the future covariates of the `horizon` steps after its end:
             (H, C); None when not given.
+        past: Per series, the past covariates on the grid: (n, P); None without them.
     """
 
     ids: list[str]
@@ -53,6 +54,7 @@ class Panel:
     covariates: list[np.ndarray] | None = None
     static: list[tuple] | None = None
     future: list[np.ndarray] | None = None
+    past: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -72,6 +74,7 @@ class Panel:
             self,
             values=[v[: len(v) - steps] for v in self.values],
             covariates=None if cov is None else [c[: len(c) - steps] for c in cov],
+            past=None if self.past is None else [c[: len(c) - steps] for c in self.past],
             future=None,
         )
 
@@ -218,6 +221,7 @@ def read_panel(
     frequency: str | None = None,
     future_covariates: Sequence[str] = (),
     static_covariates: Sequence[str] = (),
+    past_covariates: Sequence[str] = (),
     future: Any = None,
     horizon: int | None = None,
     calendar: bool = False,
@@ -229,6 +233,7 @@ def read_panel(
         frequency: The expected frequency (a trained model's); None infers it.
         future_covariates: Numeric columns known ahead (for the history and the horizon).
         static_covariates: Columns constant within a series (numbers or categories).
+        past_covariates: Numeric columns known only up to each series' last step.
         future: A long frame or CSV (`id_column`, `date_column`, the future covariates) of
             the `horizon` steps after each series' end, to forecast with.
         horizon: H, needed with `future` (and with `calendar` to derive the horizon's).
@@ -244,8 +249,8 @@ def read_panel(
     """
     if isinstance(data, Panel):
         return data
-    cov, stat = list(future_covariates), list(static_covariates)
-    long = as_long(data, id_column, date_column, target, extra=cov + stat)
+    cov, stat, past = list(future_covariates), list(static_covariates), list(past_covariates)
+    long = as_long(data, id_column, date_column, target, extra=cov + past + stat)
     if len(long) > MAX_ROWS:
         raise UserInputError(f"{len(long)} rows: the cap is {MAX_ROWS:,}; split the panel.")
     if long.empty:
@@ -260,6 +265,8 @@ def read_panel(
     )
     for c in cov:
         long[c] = _numeric(long, c, f"future covariate {c!r}")
+    for c in past:
+        long[c] = _numeric(long, c, f"past covariate {c!r}")
     long, integer = _times(long, date_column)
     dup = long.duplicated(["unique_id", "ds"])
     if dup.any():
@@ -268,7 +275,7 @@ def read_panel(
             f"series {r['unique_id']!r} has more than one row at {r['ds']}; keep one row per "
             "(series, time), e.g. aggregate with groupby([id, date]).mean()."
         )
-    ids, values, starts, freqs, covs, statics = [], [], [], set(), [], []
+    ids, values, starts, freqs, covs, statics, pasts = [], [], [], set(), [], [], []
     for key, g in long.sort_values(["unique_id", "ds"], kind="stable").groupby(
         "unique_id", sort=False
     ):
@@ -303,16 +310,17 @@ def read_panel(
             grid = pd.Series(grid).ffill().to_numpy()
         elif fill == "interpolate":
             grid = pd.Series(grid).interpolate(limit_direction="both").to_numpy()
-        if cov:
-            c = on_grid[cov].to_numpy(dtype=float)  # (n, C)
-            gap = np.isnan(c) & np.isfinite(grid)[:, None]
-            if gap.any():
-                step, col = np.argwhere(gap)[0]
-                raise UserInputError(
-                    f"series {key!r} has no value of future covariate {cov[col]!r} at "
-                    f"{index[step]}; every observed step needs every covariate (fill them)."
-                )
-            covs.append(c)
+        for names, kind, out in ((cov, "future", covs), (past, "past", pasts)):
+            if names:
+                c = on_grid[names].to_numpy(dtype=float)  # (n, C) or (n, P)
+                gap = np.isnan(c) & np.isfinite(grid)[:, None]
+                if gap.any():
+                    step, col = np.argwhere(gap)[0]
+                    raise UserInputError(
+                        f"series {key!r} has no value of {kind} covariate {names[col]!r} at "
+                        f"{index[step]}; every observed step needs every covariate (fill them)."
+                    )
+                out.append(c)
         if stat:
             row = []
             for col in stat:
@@ -339,7 +347,7 @@ def read_panel(
         raise UserInputError(
             f"the data's frequency is {freq!r} but the model was trained on {frequency!r}."
         )
-    panel = Panel(ids, values, starts, freq, covs or None, statics or None)
+    panel = Panel(ids, values, starts, freq, covs or None, statics or None, past=pasts or None)
     if future is not None:
         panel.future = read_future(panel, future, cov, horizon, id_column, date_column)
     if calendar:

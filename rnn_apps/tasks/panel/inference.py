@@ -39,7 +39,7 @@ def _covariates(model: Any) -> dict[str, list]:
     """The model's covariate names: `future`, `static`, `static_numeric`,
     `static_categorical` (empty lists when it has none)."""
     facts = _facts(model)["covariates"]
-    keys = ("future", "calendar", "static", "static_numeric", "static_categorical")
+    keys = ("future", "calendar", "static", "static_numeric", "static_categorical", "past")
     return {k: list(facts.get(k) or []) for k in keys}
 
 
@@ -59,8 +59,8 @@ def read(model: Any, data: Any, future: Any = None) -> Any:
     return read_panel(
         data, id_column=c["id"], date_column=c["date"], target=c["target"], fill=f["fill"],
         frequency=f["frequency"], future_covariates=_user_future(model),
-        static_covariates=cov["static"], future=future, horizon=f["horizon"],
-        calendar=bool(cov["calendar"]),
+        static_covariates=cov["static"], past_covariates=cov["past"], future=future,
+        horizon=f["horizon"], calendar=bool(cov["calendar"]),
     )  # fmt: skip
 
 
@@ -86,7 +86,8 @@ def window_inputs(model: Any, panel: Any, rows: list[tuple[int, int]]) -> dict[s
     """The export's inputs for forecasting, for each `(series, n)` of `rows`, the `horizon`
     steps after the first `n` steps of the series: `window` (N, L), NaN-padded, and the
     covariates the model has (`future_covariates` (N, L + H, C) from the panel's covariates,
-    or from `panel.future` past the series' end)."""
+    or from `panel.future` past the series' end; `past_covariates` (N, L, P); the static
+    ones)."""
     from rnn_apps.tasks.panel.data import last_window
 
     f, cov = _facts(model), _covariates(model)
@@ -113,6 +114,13 @@ def window_inputs(model: Any, panel: Any, rows: list[tuple[int, int]]) -> dict[s
             past = np.concatenate([np.full((lookback - len(past), width), np.nan), past])
             futures.append(np.concatenate([past, ahead]))
         out["future_covariates"] = np.asarray(futures, "float32").reshape(-1, lookback + h, width)
+    if cov["past"]:
+        width = len(cov["past"])
+        pasts = []
+        for i, n in rows:
+            past = panel.past[i][max(0, n - lookback) : n]
+            pasts.append(np.concatenate([np.full((lookback - len(past), width), np.nan), past]))
+        out["past_covariates"] = np.asarray(pasts, "float32").reshape(-1, lookback, width)
     index = np.asarray([i for i, _ in rows], dtype=int)
     out.update({k: v[index] for k, v in static_inputs(panel, cov).items()})
     return out

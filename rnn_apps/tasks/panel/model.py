@@ -7,13 +7,14 @@ the L / W segment vectors, its last state read out by a direct multi-horizon hea
 raw values that `NonCrossingQuantiles` orders. Long windows (weeks of hourly data) thus cost
 L / W recurrent steps, not L.
 
-With covariates the network also takes the scaled future covariates (B, L + H, C): their
-first L steps join each step's features before the segments are cut, their last H steps
+With covariates the network also takes the scaled past covariates (B, L, P), which join each
+step's features before the segments are cut, and the scaled future covariates (B, L + H, C):
+their first L steps join each step's features too, their last H steps
 (what is known about the horizon) and the encoded static covariates (B, S) join the
 recurrent stack's last state before a hidden layer reads out (H, Q).
 
 Shape legend: B batch, L lookback, W segment length, H horizon, Q quantile levels, C future
-covariates, S static width.
+and P past covariates, S static width.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ def build_panel_network(
     dropout: float = 0.0,
     num_future: int = 0,
     static_width: int = 0,
+    num_past: int = 0,
     name: str = "panel_network",
 ) -> keras.Model:
-    """features (B, L, 2) [, future (B, L + H, C)] [, static (B, S)] -> non-crossing quantiles
-    (B, H, Q), all in the window's scale.
+    """features (B, L, 2) [, future (B, L + H, C)] [, static (B, S)] [, past (B, L, P)] ->
+    non-crossing quantiles (B, H, Q), all in the window's scale.
 
     Args:
         lookback: L, a multiple of `seg_len`.
@@ -55,6 +57,7 @@ def build_panel_network(
         dropout: Input dropout of the recurrent layers.
         num_future: C, future covariates (0: no such input).
         static_width: S, width of the encoded static covariates (0: no such input).
+        num_past: P, past covariates (0: no such input).
         name: Model name.
     """
     from rnn_apps.builders import build_stacked_rnn
@@ -70,6 +73,9 @@ def build_panel_network(
         inputs.append(future)
         past = future[:, :lookback]
         x = keras.layers.Concatenate(name="with_covariates")([x, past])  # (B, L, 2 + C)
+    if num_past:
+        past_cov = keras.Input((lookback, num_past), name="past")
+        x = keras.layers.Concatenate(name="with_past_covariates")([x, past_cov])
     width = x.shape[-1]
     x = keras.layers.Reshape((segments, width * seg_len), name="segments")(x)  # (B, L/W, .)
     x = keras.layers.Dense(d_model, activation="relu", name="segment_embedding")(x)
@@ -104,5 +110,7 @@ def build_panel_network(
         raw = keras.layers.Reshape((horizon, q), name="horizon_quantiles")(
             keras.layers.Dense(horizon * q, name="head_output")(h)
         )
+    if num_past:
+        inputs.append(past_cov)
     out = NonCrossingQuantiles(list(quantiles), name="quantiles")(raw)
     return keras.Model(inputs if len(inputs) > 1 else inp, out, name=name)

@@ -91,6 +91,7 @@ class PanelForecaster(Task):
             frequency=frequency,
             future_covariates=cfg.future_covariates,
             static_covariates=cfg.static_covariates,
+            past_covariates=cfg.past_covariates,
             calendar=cfg.calendar,
         )
 
@@ -119,6 +120,7 @@ class PanelForecaster(Task):
                 dropout=cfg.dropout,
                 num_future=len(self.covariates_.future_columns),
                 static_width=self.covariates_.static_width,
+                num_past=len(self.covariates_.past_columns),
                 name=f"panel_network_{k}",
             )  # fmt: skip
             for k in range(cfg.num_models)
@@ -146,6 +148,7 @@ class PanelForecaster(Task):
                 "future": inputs.get("future_covariates"),
                 "static_numeric": inputs.get("static_numeric"),
                 "static_categorical": inputs.get("static_categorical"),
+                "past": inputs.get("past_covariates"),
             }
         )
         net = [features]
@@ -153,6 +156,8 @@ class PanelForecaster(Task):
             net.append(ops.where(ops.isnan(encoded[0]), 0.0, encoded[0]))  # (B, L + H, C)
         if encoded[1] is not None:
             net.append(encoded[1])  # (B, S)
+        if encoded[2] is not None:
+            net.append(ops.where(ops.isnan(encoded[2]), 0.0, encoded[2]))  # (B, L, P)
         return (net if len(net) > 1 else net[0]), level, scale
 
     # ------------------------------------------------------------------ fit
@@ -271,30 +276,39 @@ class PanelForecaster(Task):
         h, cut = cfg.horizon, 2 * cfg.horizon
         values = [v[: len(v) - cut] for v in panel.values]
         covs = None if panel.covariates is None else [c[: len(c) - cut] for c in panel.covariates]
-        if covs is not None or panel.static is not None:
-            rows = (
-                np.concatenate([c[np.isfinite(v)] for c, v in zip(covs, values)])
-                if covs is not None
-                else np.zeros((0, 0))
-            )
+        pasts = None if panel.past is None else [c[: len(c) - cut] for c in panel.past]
+
+        def observed_rows(arrays: list[np.ndarray] | None) -> np.ndarray | None:
+            if arrays is None:
+                return None
+            return np.concatenate([c[np.isfinite(v)] for c, v in zip(arrays, values)])
+
+        if covs is not None or pasts is not None or panel.static is not None:
             self.covariates_ = CovariateEncoder.adapt(
-                self.future_columns(panel), rows, cfg.static_covariates, panel.static or [],
+                self.future_columns(panel), observed_rows(covs), cfg.static_covariates,
+                panel.static or [], cfg.past_covariates, observed_rows(pasts),
                 name="covariates",
             )  # fmt: skip
         else:
             self.covariates_ = CovariateEncoder(name="covariates")
         parts, index = [], []
+        n_future = 0 if covs is None else covs[0].shape[1]
         for i, v in enumerate(values):
+            both = [c[i] for c in (covs, pasts) if c is not None]  # future, then past columns
             part = windows(
                 [v], cfg.lookback, h, min_history=min(cfg.season, cfg.lookback),
-                covariates=None if covs is None else [covs[i]],
+                covariates=[np.hstack(both)] if both else None,
             )  # fmt: skip
             parts.append(part)
             index.append(np.full(len(part[1]), i))
         index = np.concatenate(index)
         inputs = {"window": np.concatenate([p[0] for p in parts])}
-        if covs is not None:
-            inputs["future_covariates"] = np.concatenate([p[2] for p in parts])
+        if covs is not None or pasts is not None:
+            cov_windows = np.concatenate([p[2] for p in parts])  # (N, L + H, C + P)
+            if covs is not None:
+                inputs["future_covariates"] = cov_windows[..., :n_future]
+            if pasts is not None:
+                inputs["past_covariates"] = cov_windows[:, : cfg.lookback, n_future:]
         inputs.update({k: v[index] for k, v in self._static_inputs(panel).items()})
         return inputs, np.concatenate([p[1] for p in parts])
 
@@ -364,6 +378,7 @@ class PanelForecaster(Task):
             "static": list(self.config.static_covariates),
             "static_numeric": list(enc.numeric_columns),
             "static_categorical": list(enc.categorical_columns),
+            "past": list(enc.past_columns),
         }
 
     def _input_specs(self) -> list[Any]:
@@ -387,6 +402,12 @@ class PanelForecaster(Task):
             specs.append(
                 tf.TensorSpec(
                     [None, len(facts["static_categorical"])], tf.string, "static_categorical"
+                )
+            )
+        if facts["past"]:
+            specs.append(
+                tf.TensorSpec(
+                    [None, cfg.lookback, len(facts["past"])], tf.float32, "past_covariates"
                 )
             )
         return specs
@@ -469,7 +490,16 @@ class PanelForecaster(Task):
                     f"{MAX_ABS_VALUE:g}; check the units",
                 ),
             ]  # fmt: skip
-        for key in ("static_numeric", "static_categorical"):
+        past = covariates.get("past_covariates")
+        if past is not None:
+            checks.append(
+                tf.debugging.assert_less_equal(
+                    tf.reduce_max(tf.abs(tf.where(tf.math.is_nan(past), 0.0, past))),
+                    tf.constant(MAX_ABS_VALUE, tf.float32),
+                    message=f"past_covariates holds inf or values beyond {MAX_ABS_VALUE:g}",
+                )  # fmt: skip
+            )
+        for key in ("static_numeric", "static_categorical", "past_covariates"):
             if covariates.get(key) is not None:
                 checks.append(
                     tf.debugging.assert_equal(
@@ -517,6 +547,11 @@ class PanelForecaster(Task):
         if facts["static_categorical"]:
             first = [vocab[0] if vocab else "" for vocab in enc.vocabularies]
             inputs["static_categorical"] = np.array([first] * 3 + [["unseen"] * len(first)])
+        if facts["past"]:
+            shape = (4, lookback, len(facts["past"]))
+            past = np.asarray(enc.past_mean) + np.asarray(enc.past_std) * rng.normal(size=shape)
+            past[1, : lookback // 2] = np.nan
+            inputs["past_covariates"] = past.astype("float32")
         return {"serving_default": inputs}
 
     def reading_facts(self) -> dict[str, Any]:
@@ -556,6 +591,11 @@ class PanelForecaster(Task):
             inputs["static_numeric"] = "float32 [batch, len(covariates.static_numeric)]"
         if facts["static_categorical"]:
             inputs["static_categorical"] = "string [batch, len(covariates.static_categorical)]"
+        if facts["past"]:
+            inputs["past_covariates"] = (
+                "float32 [batch, lookback, len(covariates.past)], real units, NaN where the "
+                "window is padding"
+            )
         return {
             **self.reading_facts(),
             "max_batch_windows": MAX_BATCH_WINDOWS,
