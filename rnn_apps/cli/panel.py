@@ -2,7 +2,7 @@
 
     rnn-apps panel train --data long.csv|m4-hourly [--id-column unique_id] [--date-column ds]
         [--target y] [--future-covariates promo price] [--static-covariates region]
-        [--past-covariates temperature] [--calendar]
+        [--past-covariates temperature] [--calendar] [--series-embedding]
         [--lookback N] [--horizon N] [--season N] [--transform log] [--quantiles 0.1 0.5 0.9]
         [--level 80 95] [--epochs N] [--max-train-minutes M] --output-dir DIR
     rnn-apps panel evaluate --model DIR|SAVED_MODEL --data long.csv|m4-hourly [--backtest N]
@@ -104,6 +104,10 @@ class CLI(TaskCLI):
             help="numeric columns known only up to now (read over the window)",
         )  # fmt: skip
         parser.add_argument(
+            "--series-embedding", action="store_true", default=None,
+            help="give the network each series' id (a learned vector per series)",
+        )  # fmt: skip
+        parser.add_argument(
             "--calendar", action="store_true", default=None,
             help="add hour / weekday / month features derived from the timestamps",
         )  # fmt: skip
@@ -123,6 +127,7 @@ class CLI(TaskCLI):
             ("quantiles", "quantiles"), ("level", "levels"),
             ("future_covariates", "future_covariates"), ("static_covariates", "static_covariates"),
             ("calendar", "calendar"), ("past_covariates", "past_covariates"),
+            ("series_embedding", "series_embedding"),
         ):  # fmt: skip
             if getattr(args, key, None) is not None:
                 out[dest] = getattr(args, key)

@@ -443,3 +443,21 @@ def test_past_covariates_are_read_over_the_window(tmp_path):
         lambda: fc.predict(frame.assign(temperature=np.where(frame["ds"] == 5, np.nan, 1.0))),
         "past covariate 'temperature'",
     )
+
+
+def test_series_embedding_learns_a_vector_per_series_and_serves_unseen_ones(tmp_path):
+    from rnn_apps.tasks.base import open_model
+    from rnn_apps.tasks.panel import predict_panel
+
+    frame = seasonal_panel(12)
+    fc = PanelForecaster(tiny(series_embedding=True, epochs=2, levels=[80])).fit(frame)
+    assert fc.covariates_facts()["static_categorical"] == ["series_id"]
+    assert fc.covariates_.vocabularies == [sorted(frame["unique_id"].unique())]
+    renamed = frame.assign(unique_id=frame["unique_id"].str.replace("s", "new"))
+    pred, unseen = fc.predict(frame), fc.predict(renamed)
+    assert np.isfinite(unseen["forecast"]).all()
+    assert not np.allclose(pred["forecast"], unseen["forecast"])  # the id is read
+    fc.export(tmp_path / "sm")
+    pd.testing.assert_frame_equal(
+        predict_panel(open_model(tmp_path / "sm"), frame), pred, rtol=1e-5
+    )

@@ -40,6 +40,9 @@ class PanelConfig(TaskConfig):
             temperature, traffic elsewhere): the network reads them over the window.
         static_covariates: Columns with one value per series (a number, or a category such as
             a region or a product group).
+        series_embedding: Give the network each series' id (one-hot, a learned vector per
+            series; a series unseen in training gets the shared unknown one), as the static
+            covariate `series_id`.
         calendar: Add calendar features derived from the timestamps (sin/cos of the hour,
             the day of the week and the month, as the frequency has them) to the future
             covariates; `predict` derives the horizon's itself.
@@ -82,6 +85,7 @@ class PanelConfig(TaskConfig):
     future_covariates: list[str] = dataclasses.field(default_factory=list)
     static_covariates: list[str] = dataclasses.field(default_factory=list)
     past_covariates: list[str] = dataclasses.field(default_factory=list)
+    series_embedding: bool = False
     calendar: bool = False
     transform: str = "none"
     fill: str = "mask"

@@ -425,6 +425,16 @@ def read_future(
     return out
 
 
+#: The static covariate `series_embedding=True` adds: the series id, one-hot.
+SERIES_ID = "series_id"
+
+
+def with_series_id(panel: Panel) -> Panel:
+    """The panel with each series' id appended to its static covariates (`SERIES_ID`)."""
+    static = panel.static or [() for _ in panel.ids]
+    return dataclasses.replace(panel, static=[(*row, uid) for row, uid in zip(static, panel.ids)])
+
+
 def last_window(values: np.ndarray, lookback: int) -> np.ndarray:
     """The last `lookback` steps of a series, left-padded with NaN: (L,)."""
     x = np.asarray(values[-lookback:], dtype="float64")

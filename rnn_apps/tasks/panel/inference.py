@@ -52,16 +52,18 @@ def _user_future(model: Any) -> list[str]:
 def read(model: Any, data: Any, future: Any = None) -> Any:
     """`data` (and `future`: covariates of the forecast steps) as a `Panel` read the way the
     model was trained (columns, covariates, fill, frequency)."""
-    from rnn_apps.tasks.panel.data import read_panel
+    from rnn_apps.tasks.panel.data import SERIES_ID, read_panel, with_series_id
 
     f = _facts(model)
     c, cov = f["columns"], _covariates(model)
-    return read_panel(
+    user_static = [name for name in cov["static"] if name != SERIES_ID]
+    panel = read_panel(
         data, id_column=c["id"], date_column=c["date"], target=c["target"], fill=f["fill"],
         frequency=f["frequency"], future_covariates=_user_future(model),
-        static_covariates=cov["static"], past_covariates=cov["past"], future=future,
+        static_covariates=user_static, past_covariates=cov["past"], future=future,
         horizon=f["horizon"], calendar=bool(cov["calendar"]),
     )  # fmt: skip
+    return with_series_id(panel) if SERIES_ID in cov["static"] else panel
 
 
 def static_inputs(panel: Any, covariates: dict[str, list]) -> dict[str, np.ndarray]:

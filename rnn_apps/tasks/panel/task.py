@@ -80,9 +80,12 @@ class PanelForecaster(Task):
 
     # ------------------------------------------------------------------ reading
     def read(self, data: Any, *, frequency: str | None = None) -> Panel:
-        """`data` as a validated `Panel` (see `rnn_apps.tasks.panel.data.read_panel`)."""
+        """`data` as a validated `Panel` (see `rnn_apps.tasks.panel.data.read_panel`), with
+        the series ids as a static covariate when `series_embedding`."""
+        from rnn_apps.tasks.panel.data import with_series_id
+
         cfg = self.config
-        return read_panel(
+        panel = read_panel(
             data,
             id_column=cfg.id_column,
             date_column=cfg.date_column,
@@ -94,6 +97,7 @@ class PanelForecaster(Task):
             past_covariates=cfg.past_covariates,
             calendar=cfg.calendar,
         )
+        return with_series_id(panel) if cfg.series_embedding else panel
 
     def _build(self) -> None:
         import keras
@@ -260,6 +264,14 @@ class PanelForecaster(Task):
         extra = calendar_columns(panel.frequency) if self.config.calendar else []
         return [*self.config.future_covariates, *extra]
 
+    def static_columns(self) -> list[str]:
+        """The static covariates the network reads: the configured ones, then `series_id`
+        (`series_embedding=True`)."""
+        from rnn_apps.tasks.panel.data import SERIES_ID
+
+        extra = [SERIES_ID] if self.config.series_embedding else []
+        return [*self.config.static_covariates, *extra]
+
     def _static_inputs(self, panel: Panel) -> dict[str, np.ndarray]:
         """Each series' static covariates split as the export takes them: `static_numeric`
         (n_series, Sn) float32 and `static_categorical` (n_series, Sc) str."""
@@ -285,7 +297,7 @@ class PanelForecaster(Task):
 
         if covs is not None or pasts is not None or panel.static is not None:
             self.covariates_ = CovariateEncoder.adapt(
-                self.future_columns(panel), observed_rows(covs), cfg.static_covariates,
+                self.future_columns(panel), observed_rows(covs), self.static_columns(),
                 panel.static or [], cfg.past_covariates, observed_rows(pasts),
                 name="covariates",
             )  # fmt: skip
@@ -375,7 +387,7 @@ class PanelForecaster(Task):
         return {
             "future": list(enc.future_columns),
             "calendar": [c for c in enc.future_columns if c not in self.config.future_covariates],
-            "static": list(self.config.static_covariates),
+            "static": self.static_columns(),
             "static_numeric": list(enc.numeric_columns),
             "static_categorical": list(enc.categorical_columns),
             "past": list(enc.past_columns),
