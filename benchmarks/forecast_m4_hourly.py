@@ -18,7 +18,8 @@ Models, each scored on every series:
   all), and ours is also scored on exactly those (`panel_conformal_first_<N>`).
 
 Writes `benchmarks/results/forecast_m4_hourly.json` (scores, seconds, series per second at
-prediction through the SavedModel); with `--export-dir`, the model is exported there with a
+prediction through the SavedModel) and `forecast_m4_hourly_fan_chart.png` beside it; with
+`--export-dir`, the model is exported there with a
 `MODEL_CARD.md` (the committed `saved_models/forecast_m4_hourly`).
 
     python benchmarks/forecast_m4_hourly.py --data-dir ../shared/datasets \
@@ -52,6 +53,9 @@ from _common import (  # noqa: E402
 )
 
 STATS_MODELS = ("AutoETS", "AutoTheta", "AutoARIMA")
+#: The fan chart README shows, written beside the JSON: four series, through the SavedModel.
+FAN_CHART = "forecast_m4_hourly_fan_chart.png"
+FAN_SERIES = ["H1", "H150", "H250", "H400"]
 LEVELS = (80, 95)
 #: Published M4 hourly figures (the organisers' table; the mirror's README).
 PUBLISHED = {
@@ -208,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     from rnn_apps.data.m4 import load_m4
     from rnn_apps.tasks.forecast import metrics as M
     from rnn_apps.tasks.panel import PanelConfig, PanelForecaster, backtest
+    from rnn_apps.tasks.panel.inference import plot_fan_chart
     from rnn_apps.tasks.predictor import SavedModelPredictor
 
     m4 = load_m4("Hourly", data_dir=args.data_dir)
@@ -279,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.monotonic() - t0
         models["panel_conformal"]["series_per_second"] = round(len(ids) / seconds, 1)
         result["saved_model_mb"] = dir_size_mb(export_dir)
+        shown = [k for k in FAN_SERIES if k in insample] or ids[:4]
+        plot_fan_chart(predictor, full, Path(args.output).with_name(FAN_CHART), series=shown)
     write_result(args.output, result)  # what is done so far survives a kill
 
     arima_ids = ids[: args.arima_series] if args.arima_series else ids

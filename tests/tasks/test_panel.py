@@ -461,3 +461,14 @@ def test_series_embedding_learns_a_vector_per_series_and_serves_unseen_ones(tmp_
     pd.testing.assert_frame_equal(
         predict_panel(open_model(tmp_path / "sm"), frame), pred, rtol=1e-5
     )
+
+
+def test_backtest_with_refit_fits_one_model_per_cutoff_on_the_past_only():
+    frame = seasonal_panel(24)
+    fc = PanelForecaster(tiny(epochs=1, levels=[80])).fit(frame)
+    bt = fc.backtest(frame, windows=2, step=12, refit=True)
+    longest = frame.groupby("unique_id")["ds"].max().idxmax()
+    g = bt[bt["unique_id"] == longest]
+    assert g["cutoff"].nunique() == 2 and len(g) == 24
+    report = fc.evaluate(frame)
+    assert report["mae"] > 0 and report["mae"] ** 2 <= report["mse"]  # real units

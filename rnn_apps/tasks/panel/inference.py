@@ -239,16 +239,17 @@ def evaluate_panel(
     """Scores the model on the last `horizon` steps of each series of `data` (M4's protocol
     when `data` is the training series followed by the test steps), and on `backtest - 1`
     earlier origins. Reported over every (series, origin): sMAPE, MASE (in-sample seasonal
-    naive scale), OWA against Naive2, per interval level MSIS and coverage, the mean pinball
-    loss of the quantiles (divided by the MASE scale), with Naive2 and seasonal naive
-    forecast from the same histories.
+    naive scale), OWA against Naive2, MAE and MSE in real units (dominated by the largest
+    series), per interval level MSIS and coverage, the mean pinball loss of the quantiles
+    (divided by the MASE scale), with Naive2 and seasonal naive forecast from the same
+    histories.
     """
     f = _facts(model)
     h, m = f["horizon"], f["season"]
     frame = globals()["backtest"](model, data, windows=backtest, step=step)
     panel = read(model, data)
     index = {k: i for i, k in enumerate(panel.ids)}
-    ours = {"smape": [], "mase": [], "pinball": []}
+    ours = {"smape": [], "mase": [], "pinball": [], "mae": [], "mse": []}
     base = {b: {"smape": [], "mase": []} for b in ("naive2", "seasonal_naive")}
     intervals = {p: {"msis": [], "coverage": []} for p in f["levels"]}
     by_step = np.zeros(h)
@@ -264,6 +265,8 @@ def evaluate_panel(
         fc = g["forecast"].to_numpy()
         ours["smape"].append(M.smape(y, fc))
         ours["mase"].append(float(np.mean(np.abs(y - fc)) / scale))
+        ours["mae"].append(float(np.mean(np.abs(y - fc))))
+        ours["mse"].append(float(np.mean((y - fc) ** 2)))
         by_step += np.abs(y - fc) / scale
         ours["pinball"].append(
             float(np.mean([M.pinball(y, g[f"q{q:g}"].to_numpy(), q) for q in f["quantiles"]]))
@@ -294,6 +297,8 @@ def evaluate_panel(
         "smape": float(np.mean(ours["smape"])),
         "mase": float(np.mean(ours["mase"])),
         "owa": owa(ours),
+        "mae": float(np.mean(ours["mae"])),
+        "mse": float(np.mean(ours["mse"])),
         "scaled_pinball": float(np.mean(ours["pinball"])),
         "intervals": {
             str(p): {

@@ -79,9 +79,9 @@ class PanelForecaster(Task):
     config: PanelConfig
 
     # ------------------------------------------------------------------ reading
-    def read(self, data: Any, *, frequency: str | None = None) -> Panel:
+    def read(self, data: Any, *, frequency: str | None = None, series_id: bool = True) -> Panel:
         """`data` as a validated `Panel` (see `rnn_apps.tasks.panel.data.read_panel`), with
-        the series ids as a static covariate when `series_embedding`."""
+        the series ids as a static covariate when `series_embedding` (and `series_id`)."""
         from rnn_apps.tasks.panel.data import with_series_id
 
         cfg = self.config
@@ -97,7 +97,7 @@ class PanelForecaster(Task):
             past_covariates=cfg.past_covariates,
             calendar=cfg.calendar,
         )
-        return with_series_id(panel) if cfg.series_embedding else panel
+        return with_series_id(panel) if cfg.series_embedding and series_id else panel
 
     def _build(self) -> None:
         import keras
@@ -676,10 +676,28 @@ class PanelForecaster(Task):
         self._check_fitted()
         return inference.evaluate_panel(self, data, backtest=backtest, step=step)
 
-    def backtest(self, data: Any, *, windows: int = 1, step: int | None = None) -> pd.DataFrame:
-        """Rolling-origin forecasts without refitting (`inference.backtest`)."""
+    def backtest(
+        self, data: Any, *, windows: int = 1, step: int | None = None, refit: bool = False
+    ) -> pd.DataFrame:
+        """Rolling-origin forecasts (`inference.backtest`): with the fitted model, or with
+        `refit=True` a new model of this configuration fitted, for each cutoff, on every
+        series up to that cutoff (`windows` fits; the last `2 x horizon` steps before each
+        cutoff validate and calibrate as in `fit`)."""
         self._check_fitted()
-        return inference.backtest(self, data, windows=windows, step=step)
+        if not refit:
+            return inference.backtest(self, data, windows=windows, step=step)
+        h = self.config.horizon
+        step = h if step is None else int(step)
+        if int(windows) < 1 or step < 1:
+            raise UserInputError(f"backtest windows ({windows}) and step ({step}) must be >= 1.")
+        panel = self.read(data, frequency=self.frequency_, series_id=False)
+        frames = []
+        for k in range(int(windows) - 1, -1, -1):
+            cut = step * k  # steps after this origin's horizon
+            seen = panel.head(cut) if cut else panel
+            model = type(self)(self.config).fit(seen.head(h))  # nothing after the origin
+            frames.append(inference.backtest(model, seen, windows=1))
+        return pd.concat(frames, ignore_index=True)
 
     def plot_fan_chart(self, data: Any, path: str | os.PathLike, **kwargs: Any) -> Path:
         """PNG of a few series' history, median and interval bands (`inference.plot_fan_chart`)."""
