@@ -59,9 +59,10 @@ class Panel:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def future_times(self, i: int, horizon: int) -> list[Any]:
-        """The `horizon` times after series `i`'s last step."""
-        n = len(self.values[i])
+    def future_times(self, i: int, horizon: int, after: int | None = None) -> list[Any]:
+        """The `horizon` times after the first `after` steps of series `i` (default: after
+        its last step)."""
+        n = len(self.values[i]) if after is None else int(after)
         if self.frequency is None:
             return [int(self.starts[i]) + n + h for h in range(horizon)]
         index = pd.date_range(self.starts[i], periods=n + horizon, freq=self.frequency)

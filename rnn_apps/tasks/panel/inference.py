@@ -161,9 +161,40 @@ def run_batches(model: Any, inputs: Any, *, batch_size: int = 1024) -> dict[str,
     return {k: np.concatenate([o[k] for o in outs], axis=0) for k in outs[0]}
 
 
-def _origins(panel: Any, horizon: int, windows: int, step: int) -> list[int]:
-    """Cut points (steps held out at the end) of a rolling-origin backtest, latest last."""
-    return [horizon + step * k for k in range(windows - 1, -1, -1)]
+def origin_rows(panel: Any, horizon: int, cut: int) -> list[tuple[int, int, np.ndarray]]:
+    """The forecasts of one origin, `cut` steps before each series' end: `(series, n,
+    actuals)` with `n` the steps before the origin and the next `horizon` actuals, for the
+    series long enough, with an observed step before the origin and all `horizon` actuals
+    observed."""
+    rows = []
+    for i, v in enumerate(panel.values):
+        if len(v) <= cut:
+            continue
+        n = len(v) - cut
+        history, future = v[:n], v[n : n + horizon]
+        if np.isfinite(history).any() and np.isfinite(future).all():
+            rows.append((i, n, future))
+    return rows
+
+
+def _backtest(
+    model: Any, panel: Any, windows: int, step: int | None
+) -> tuple[list[tuple[int, int, np.ndarray]], dict[str, np.ndarray]]:
+    """`origin_rows` of every origin of a rolling backtest of `panel` (latest last) and the
+    export's outputs for them (see `backtest`)."""
+    h = _facts(model)["horizon"]
+    step = h if step is None else int(step)
+    if int(windows) < 1 or step < 1:
+        raise UserInputError(f"backtest windows ({windows}) and step ({step}) must be >= 1.")
+    rows = [
+        row for k in range(int(windows) - 1, -1, -1) for row in origin_rows(panel, h, h + step * k)
+    ]
+    if not rows:
+        raise UserInputError(
+            f"no series is longer than the horizon ({h}) plus the backtest span: give longer "
+            "series or fewer windows."
+        )
+    return rows, run_batches(model, window_inputs(model, panel, [(i, n) for i, n, _ in rows]))
 
 
 def backtest(model: Any, data: Any, *, windows: int = 1, step: int | None = None) -> pd.DataFrame:
@@ -180,34 +211,20 @@ def backtest(model: Any, data: Any, *, windows: int = 1, step: int | None = None
     Raises:
         UserInputError: `windows` or `step` not positive, or no series long enough.
     """
-    f = _facts(model)
-    h = f["horizon"]
-    step = h if step is None else int(step)
-    if int(windows) < 1 or step < 1:
-        raise UserInputError(f"backtest windows ({windows}) and step ({step}) must be >= 1.")
     panel = read(model, data)
-    rows = []
-    for cut in _origins(panel, h, int(windows), step):
-        for i, v in enumerate(panel.values):
-            if len(v) <= cut:
-                continue
-            history, future = v[: len(v) - cut], v[len(v) - cut : len(v) - cut + h]
-            if not np.isfinite(history).any() or not np.isfinite(future).all():
-                continue
-            rows.append((i, len(history), future))
-    if not rows:
-        raise UserInputError(
-            f"no series is longer than the horizon ({h}) plus the backtest span: give longer "
-            "series or fewer windows."
-        )
-    out = run_batches(model, window_inputs(model, panel, [(i, n) for i, n, _ in rows]))
+    return _backtest_frame(model, panel, *_backtest(model, panel, windows, step))
+
+
+def _backtest_frame(
+    model: Any, panel: Any, rows: list[tuple[int, int, np.ndarray]], out: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    f = _facts(model)
     frames = []
     for k, (i, n, future) in enumerate(rows):
-        times = panel.head(len(panel.values[i]) - n).future_times(i, h)
         cols = {
             "unique_id": panel.ids[i],
-            "cutoff": _time(panel, i, n - 1),
-            "ds": times,
+            "cutoff": panel.time_of(i, n - 1),
+            "ds": panel.future_times(i, f["horizon"], after=n),
             "y": future,
             **_output_columns(out, k, f),
         }
@@ -227,12 +244,6 @@ def _output_columns(out: dict[str, np.ndarray], k: int, f: dict[str, Any]) -> di
     return cols
 
 
-def _time(panel: Any, i: int, step: int) -> Any:
-    if panel.frequency is None:
-        return int(panel.starts[i]) + step
-    return pd.date_range(panel.starts[i], periods=step + 1, freq=panel.frequency)[-1]
-
-
 def evaluate_panel(
     model: Any, data: Any, *, backtest: int = 1, step: int | None = None
 ) -> dict[str, Any]:
@@ -246,38 +257,37 @@ def evaluate_panel(
     """
     f = _facts(model)
     h, m = f["horizon"], f["season"]
-    frame = globals()["backtest"](model, data, windows=backtest, step=step)
     panel = read(model, data)
-    index = {k: i for i, k in enumerate(panel.ids)}
+    rows, out = _backtest(model, panel, backtest, step)
     ours = {"smape": [], "mase": [], "pinball": [], "mae": [], "mse": []}
     base = {b: {"smape": [], "mase": []} for b in ("naive2", "seasonal_naive")}
     intervals = {p: {"msis": [], "coverage": []} for p in f["levels"]}
     by_step = np.zeros(h)
-    for (uid, _), g in frame.groupby(["unique_id", "cutoff"], sort=False):
-        y = g["y"].to_numpy()
-        history = _history(panel, index[uid], g["cutoff"].iloc[0])
+    for k, (i, n, y) in enumerate(rows):
+        history = np.asarray(panel.values[i][:n], dtype="float64")
         history = history[np.isfinite(history)]
         scale = M.mase_scale(history, m) if len(history) > m else np.nan
         if not np.isfinite(scale) or scale == 0:
             scale = np.mean(np.abs(np.diff(history))) if len(history) > 1 else np.nan
         if not np.isfinite(scale) or scale == 0:
             continue  # a constant history: MASE is undefined
-        fc = g["forecast"].to_numpy()
+        fc = out["forecast"][k]
         ours["smape"].append(M.smape(y, fc))
         ours["mase"].append(float(np.mean(np.abs(y - fc)) / scale))
         ours["mae"].append(float(np.mean(np.abs(y - fc))))
         ours["mse"].append(float(np.mean((y - fc) ** 2)))
         by_step += np.abs(y - fc) / scale
         ours["pinball"].append(
-            float(np.mean([M.pinball(y, g[f"q{q:g}"].to_numpy(), q) for q in f["quantiles"]]))
+            float(np.mean([M.pinball(y, out["quantiles"][k, :, j], q)
+                           for j, q in enumerate(f["quantiles"])]))
             / scale
-        )
+        )  # fmt: skip
         for name, fn in (("naive2", M.naive2), ("seasonal_naive", M.seasonal_naive)):
             b = fn(history, h, m)
             base[name]["smape"].append(M.smape(y, b))
             base[name]["mase"].append(float(np.mean(np.abs(y - b)) / scale))
         for p in f["levels"]:
-            lo, hi = g[f"lower_{p}"].to_numpy(), g[f"upper_{p}"].to_numpy()
+            lo, hi = out[f"lower_{p}"][k], out[f"upper_{p}"][k]
             alpha = 1 - p / 100
             score = (hi - lo) + (2 / alpha) * ((lo - y) * (y < lo) + (y - hi) * (y > hi))
             intervals[p]["msis"].append(float(np.mean(score)) / scale)
@@ -290,7 +300,7 @@ def evaluate_panel(
         return M.owa(s["smape"], s["mase"], base["naive2"]["smape"], base["naive2"]["mase"])
 
     report: dict[str, Any] = {
-        "num_series": int(frame["unique_id"].nunique()),
+        "num_series": len({i for i, _, _ in rows}),
         "num_forecasts": n,
         "backtest_windows": int(backtest),
         "horizon": h,
@@ -319,16 +329,6 @@ def evaluate_panel(
         },  # fmt: skip
     }
     return report
-
-
-def _history(panel: Any, i: int, cutoff: Any) -> np.ndarray:
-    """Series `i` up to and including time `cutoff`."""
-    v = panel.values[i]
-    if panel.frequency is None:
-        n = int(cutoff) - int(panel.starts[i]) + 1
-    else:
-        n = len(pd.date_range(panel.starts[i], cutoff, freq=panel.frequency))
-    return np.asarray(v[:n], dtype="float64")
 
 
 def predict_panel(model: Any, data: Any, future: Any = None) -> pd.DataFrame:
@@ -376,8 +376,8 @@ def plot_fan_chart(
 
     f = _facts(model)
     h = f["horizon"]
-    frame = backtest(model, data, windows=1)
     panel = read(model, data)
+    frame = _backtest_frame(model, panel, *_backtest(model, panel, 1, None))
     ids = list(series or list(dict.fromkeys(frame["unique_id"]))[:max_series])
     unknown = [s for s in ids if s not in panel.ids]
     if unknown:

@@ -197,6 +197,7 @@ class PanelForecaster(Task):
                         "> 0; use transform='none' (or shift the series)."
                     )
         self.frequency_ = panel.frequency
+        self._adapt_covariates(panel)
         inputs, y = self._training_windows(panel)
         if not len(y):
             raise UserInputError(
@@ -272,37 +273,37 @@ class PanelForecaster(Task):
         extra = [SERIES_ID] if self.config.series_embedding else []
         return [*self.config.static_covariates, *extra]
 
-    def _static_inputs(self, panel: Panel) -> dict[str, np.ndarray]:
-        """Each series' static covariates split as the export takes them: `static_numeric`
-        (n_series, Sn) float32 and `static_categorical` (n_series, Sc) str."""
-        from rnn_apps.tasks.panel.inference import static_inputs
-
-        return static_inputs(panel, self.covariates_facts())
-
-    def _training_windows(self, panel: Panel) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Every training window (all but the last 2 x horizon steps of each series) with its
-        covariates, as the export's inputs, and its targets (N, H)."""
+    def _adapt_covariates(self, panel: Panel) -> None:
+        """`covariates_`: the `CovariateEncoder` adapted on the training part (all but the
+        last 2 x horizon steps) of every series, at its observed steps."""
         from rnn_apps.layers import CovariateEncoder
 
         cfg = self.config
-        h, cut = cfg.horizon, 2 * cfg.horizon
-        values = [v[: len(v) - cut] for v in panel.values]
-        covs = None if panel.covariates is None else [c[: len(c) - cut] for c in panel.covariates]
-        pasts = None if panel.past is None else [c[: len(c) - cut] for c in panel.past]
+        part = panel.head(2 * cfg.horizon)
 
         def observed_rows(arrays: list[np.ndarray] | None) -> np.ndarray | None:
             if arrays is None:
                 return None
-            return np.concatenate([c[np.isfinite(v)] for c, v in zip(arrays, values)])
+            return np.concatenate([c[np.isfinite(v)] for c, v in zip(arrays, part.values)])
 
-        if covs is not None or pasts is not None or panel.static is not None:
-            self.covariates_ = CovariateEncoder.adapt(
-                self.future_columns(panel), observed_rows(covs), self.static_columns(),
-                panel.static or [], cfg.past_covariates, observed_rows(pasts),
-                name="covariates",
-            )  # fmt: skip
-        else:
+        if part.covariates is None and part.past is None and part.static is None:
             self.covariates_ = CovariateEncoder(name="covariates")
+            return
+        self.covariates_ = CovariateEncoder.adapt(
+            self.future_columns(panel), observed_rows(part.covariates), self.static_columns(),
+            panel.static or [], cfg.past_covariates, observed_rows(part.past),
+            name="covariates",
+        )  # fmt: skip
+
+    def _training_windows(self, panel: Panel) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Every training window (all but the last 2 x horizon steps of each series) with its
+        covariates, as the export's inputs, and its targets (N, H)."""
+        from rnn_apps.tasks.panel.inference import static_inputs
+
+        cfg = self.config
+        h, cut = cfg.horizon, 2 * cfg.horizon
+        part = panel.head(cut)
+        values, covs, pasts = part.values, part.covariates, part.past
         parts, index = [], []
         n_future = 0 if covs is None else covs[0].shape[1]
         for i, v in enumerate(values):
@@ -321,26 +322,20 @@ class PanelForecaster(Task):
                 inputs["future_covariates"] = cov_windows[..., :n_future]
             if pasts is not None:
                 inputs["past_covariates"] = cov_windows[:, : cfg.lookback, n_future:]
-        inputs.update({k: v[index] for k, v in self._static_inputs(panel).items()})
+        statics = static_inputs(panel, self.covariates_facts())  # one row per series
+        inputs.update({k: v[index] for k, v in statics.items()})
         return inputs, np.concatenate([p[1] for p in parts])
 
     def _holdout(self, panel: Panel, cut: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The window ending `cut` steps before each series' end and its next H steps, for
         the series whose H steps are all observed and that have history, as the export's
         inputs, and the targets (N, H)."""
-        from rnn_apps.tasks.panel.inference import window_inputs
+        from rnn_apps.tasks.panel.inference import origin_rows, window_inputs
 
         h = self.config.horizon
-        rows, ys = [], []
-        for i, v in enumerate(panel.values):
-            if len(v) < cut + 1:
-                continue
-            history, future = v[: len(v) - cut], v[len(v) - cut : len(v) - cut + h]
-            if np.isfinite(future).all() and np.isfinite(history).any():
-                rows.append((i, len(history)))
-                ys.append(future)
-        inputs = window_inputs(self, panel, rows)
-        return inputs, np.asarray(ys, "float32").reshape(-1, h)
+        rows = origin_rows(panel, h, cut)
+        inputs = window_inputs(self, panel, [(i, n) for i, n, _ in rows])
+        return inputs, np.asarray([y for _, _, y in rows], "float32").reshape(-1, h)
 
     def _calibrate(self, inputs: Mapping[str, np.ndarray], y: np.ndarray) -> None:
         """Split-conformal factors per level and horizon step from held-out windows (the
