@@ -42,6 +42,42 @@ _TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
     "--num-models": ("num_models", int),
 }
 
+#: `train`'s flags naming columns, covariates, quantiles and levels: `{flag: (config key,
+#: argparse keywords, help)}`; given ones override the config key.
+_COLUMN_FLAGS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "--id-column": ("id_column", {}, "series id column (unique_id)"),
+    "--date-column": ("date_column", {}, "time column (ds)"),
+    "--target": ("target", {}, "value column (y)"),
+    "--future-covariates": (
+        "future_covariates", {"nargs": "+"},
+        "numeric columns known ahead (for the history and the horizon)",
+    ),
+    "--static-covariates": (
+        "static_covariates", {"nargs": "+"},
+        "columns with one value per series (numbers or categories)",
+    ),
+    "--past-covariates": (
+        "past_covariates", {"nargs": "+"},
+        "numeric columns known only up to now (read over the window)",
+    ),
+    "--series-embedding": (
+        "series_embedding", {"action": "store_true"},
+        "give the network each series' id (a learned vector per series)",
+    ),
+    "--calendar": (
+        "calendar", {"action": "store_true"},
+        "add hour / weekday / month features derived from the timestamps",
+    ),
+    "--quantiles": (
+        "quantiles", {"nargs": "+", "type": float},
+        "quantile levels, increasing, with 0.5 (default 0.025 0.1 0.5 0.9 0.975)",
+    ),
+    "--level": (
+        "levels", {"nargs": "+", "type": int},
+        "calibrated interval levels in percent (default 80 95)",
+    ),
+}  # fmt: skip
+
 
 def _data(args: argparse.Namespace, part: str) -> tuple[Any, str]:
     """`--data` as the panel task reads it: a CSV path, or M4 hourly's `part` (`train`, or
@@ -88,49 +124,14 @@ class CLI(TaskCLI):
 
     def add_train_args(self, parser: argparse.ArgumentParser) -> None:
         super().add_train_args(parser)
-        parser.add_argument("--id-column", default=None, help="series id column (unique_id)")
-        parser.add_argument("--date-column", default=None, help="time column (ds)")
-        parser.add_argument("--target", default=None, help="value column (y)")
-        parser.add_argument(
-            "--future-covariates", nargs="+", default=None,
-            help="numeric columns known ahead (for the history and the horizon)",
-        )  # fmt: skip
-        parser.add_argument(
-            "--static-covariates", nargs="+", default=None,
-            help="columns with one value per series (numbers or categories)",
-        )  # fmt: skip
-        parser.add_argument(
-            "--past-covariates", nargs="+", default=None,
-            help="numeric columns known only up to now (read over the window)",
-        )  # fmt: skip
-        parser.add_argument(
-            "--series-embedding", action="store_true", default=None,
-            help="give the network each series' id (a learned vector per series)",
-        )  # fmt: skip
-        parser.add_argument(
-            "--calendar", action="store_true", default=None,
-            help="add hour / weekday / month features derived from the timestamps",
-        )  # fmt: skip
-        parser.add_argument(
-            "--quantiles", nargs="+", type=float, default=None,
-            help="quantile levels, increasing, with 0.5 (default 0.025 0.1 0.5 0.9 0.975)",
-        )  # fmt: skip
-        parser.add_argument(
-            "--level", nargs="+", type=int, default=None,
-            help="calibrated interval levels in percent (default 80 95)",
-        )  # fmt: skip
+        for flag, (key, kwargs, text) in _COLUMN_FLAGS.items():
+            parser.add_argument(flag, dest=key, default=None, help=text, **kwargs)
 
     def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
         out = super().config_overrides(args)
-        for key, dest in (
-            ("id_column", "id_column"), ("date_column", "date_column"), ("target", "target"),
-            ("quantiles", "quantiles"), ("level", "levels"),
-            ("future_covariates", "future_covariates"), ("static_covariates", "static_covariates"),
-            ("calendar", "calendar"), ("past_covariates", "past_covariates"),
-            ("series_embedding", "series_embedding"),
-        ):  # fmt: skip
+        for key, _, _ in _COLUMN_FLAGS.values():
             if getattr(args, key, None) is not None:
-                out[dest] = getattr(args, key)
+                out[key] = getattr(args, key)
         return out
 
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:
