@@ -74,6 +74,13 @@ def test_long_dict_list_and_wide_forms_read_alike():
         assert p.starts[0] == idx[0]
 
 
+def test_head_of_a_series_shorter_than_the_cut_is_empty():
+    # A 40-step series must not train on steps the last 2 x 24 hold out for calibration.
+    panel = read_panel(pd.DataFrame({"unique_id": "a", "ds": range(40), "y": np.arange(40.0)}))
+    assert len(panel.head(48).values[0]) == 0
+    np.testing.assert_array_equal(panel.head(30).values[0], np.arange(10.0))
+
+
 def test_gaps_are_missing_or_filled():
     frame = pd.DataFrame({"unique_id": "a", "ds": [0, 1, 3, 4], "y": [1.0, 2.0, 4.0, 5.0]})
     np.testing.assert_array_equal(read_panel(frame).values[0], [1, 2, np.nan, 4, 5])

@@ -69,13 +69,16 @@ class Panel:
         return list(index[n:])
 
     def head(self, steps: int) -> Panel:
-        """Every series without its last `steps` steps."""
-        cov = self.covariates
+        """Every series without its last `steps` steps (empty when it has no more)."""
+
+        def cut(arrays: list[np.ndarray] | None) -> list[np.ndarray] | None:
+            return None if arrays is None else [a[: max(len(a) - steps, 0)] for a in arrays]
+
         return dataclasses.replace(
             self,
-            values=[v[: len(v) - steps] for v in self.values],
-            covariates=None if cov is None else [c[: len(c) - steps] for c in cov],
-            past=None if self.past is None else [c[: len(c) - steps] for c in self.past],
+            values=cut(self.values),
+            covariates=cut(self.covariates),
+            past=cut(self.past),
             future=None,
         )
 
