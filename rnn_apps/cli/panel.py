@@ -1,7 +1,7 @@
 """`rnn-apps panel ...`: forecasting many series with one model (the `panel` task's hooks).
 
     rnn-apps panel train --data long.csv|m4-hourly [--id-column unique_id] [--date-column ds]
-        [--target y] [--future-covariates promo price] [--static-covariates region]
+        [--target y [z ...]] [--future-covariates promo price] [--static-covariates region]
         [--past-covariates temperature] [--calendar] [--series-embedding]
         [--lookback N] [--horizon N] [--season N] [--transform log] [--quantiles 0.1 0.5 0.9]
         [--level 80 95] [--epochs N] [--max-train-minutes M] --output-dir DIR
@@ -12,7 +12,8 @@
     rnn-apps panel export --model DIR [--output-dir X]
 
 A CSV holds one row per (series, time): an id column, a time column (dates, or integer steps
-when there are none) and the value column. `train` holds out the last 2 x horizon steps of
+when there are none) and the value column (or several, `--target a b`: forecasts then have a
+`target` column). `train` holds out the last 2 x horizon steps of
 every series (validation, then conformal calibration of the intervals). `evaluate` scores the
 last horizon steps of each series (plus `--backtest N - 1` earlier origins) against Naive2
 and seasonal naive; with `--output-dir` it writes `fan_chart.png` and `error_by_horizon.png`.
@@ -47,7 +48,10 @@ _TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
 _COLUMN_FLAGS: dict[str, tuple[str, dict[str, Any], str]] = {
     "--id-column": ("id_column", {}, "series id column (unique_id)"),
     "--date-column": ("date_column", {}, "time column (ds)"),
-    "--target": ("target", {}, "value column (y)"),
+    "--target": (
+        "target", {"nargs": "+"},
+        "value column (y), or several: one model forecasting each from all their histories",
+    ),
     "--future-covariates": (
         "future_covariates", {"nargs": "+"},
         "numeric columns known ahead (for the history and the horizon)",
@@ -132,6 +136,8 @@ class CLI(TaskCLI):
         for key, _, _ in _COLUMN_FLAGS.values():
             if getattr(args, key, None) is not None:
                 out[key] = getattr(args, key)
+        if isinstance(out.get("target"), list) and len(out["target"]) == 1:
+            out["target"] = out["target"][0]
         return out
 
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:

@@ -479,3 +479,98 @@ def test_backtest_with_refit_fits_one_model_per_cutoff_on_the_past_only():
     assert g["cutoff"].nunique() == 2 and len(g) == 24
     report = fc.evaluate(frame)
     assert report["mae"] > 0 and report["mae"] ** 2 <= report["mse"]  # real units
+
+
+# === Several targets per series ===
+def lead_lag_panel(n_series: int = 24, seed: int = 0, n: int = 160, lag: int = 12) -> pd.DataFrame:
+    """Two targets per series: `lead`, a seasonal series with a random-walk level, and
+    `lag`, `lead` of `lag` steps earlier plus 50 (so its next `lag` steps are in the lead's
+    window, and in no history of its own)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(n_series):
+        t = np.arange(n + lag)
+        lead = 100 + np.cumsum(rng.normal(0, 3, n + lag)) + 10 * np.sin(2 * np.pi * t / M)
+        parts.append(pd.DataFrame({"unique_id": f"r{k:02d}", "ds": t[lag:] - lag,
+                                   "lead": lead[lag:], "lag": lead[:-lag] + 50}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def two_targets():
+    frame = lead_lag_panel()
+    common = dict(epochs=20, levels=[80], quantiles=[0.1, 0.5, 0.9])
+    both = PanelForecaster(tiny(target=["lead", "lag"], **common)).fit(frame)
+    alone = PanelForecaster(tiny(target="lag", **common)).fit(frame)
+    return both, alone, frame
+
+
+def test_several_targets_read_every_target_history(two_targets):
+    both, alone, _ = two_targets
+    new = lead_lag_panel(12, seed=3)
+    a, b = both.evaluate(new, backtest=2), alone.evaluate(new, backtest=2)
+    assert a["targets"] == ["lead", "lag"] and a["num_series"] == 12
+    assert a["num_forecasts"] == 12 * 2 * 2
+    # the lag target's future is the lead's past: only the model reading both knows it
+    assert a["by_target"]["lag"]["mase"] < 0.6 * b["mase"], (a["by_target"], b["mase"])
+
+
+def test_several_targets_export_windows_with_a_target_axis(two_targets, tmp_path):
+    from rnn_apps.tasks.base import open_model
+    from rnn_apps.tasks.panel import predict_panel
+
+    both, _, frame = two_targets
+    pred = both.predict(frame)
+    assert list(pred.columns[:3]) == ["unique_id", "target", "ds"]
+    assert len(pred) == 24 * 2 * 12 and set(pred["target"]) == {"lead", "lag"}
+    both.export(tmp_path / "sm")
+    predictor = open_model(tmp_path / "sm")
+    assert predictor.metadata["targets"] == ["lead", "lag"]
+    pd.testing.assert_frame_equal(pred, predict_panel(predictor, frame), rtol=1e-5)
+    # the raw signature: window (B, L, T) -> forecast (B, H, T), quantiles (B, H, T, Q)
+    g = frame[frame["unique_id"] == "r00"]
+    window = g[["lead", "lag"]].to_numpy("float32")[-48:][None]
+    out = predictor.run("serving_default", window=window)
+    assert out["forecast"].shape == (1, 12, 2) and out["quantiles"].shape == (1, 12, 2, 3)
+    rows = pred[pred["unique_id"] == "r00"]
+    for j, name in enumerate(["lead", "lag"]):
+        np.testing.assert_allclose(
+            out["forecast"][0, :, j], rows[rows["target"] == name]["forecast"], rtol=1e-5
+        )
+    _assert_one_line_error(
+        lambda: both.forecast_windows(window[..., 0]), r"\(batch, lookback, targets\)"
+    )
+    window[0, :, 1] = np.nan
+    _assert_one_line_error(lambda: both.forecast_windows(window), "for some target")
+
+
+def test_several_targets_are_refused_where_they_cannot_be_read():
+    _assert_one_line_error(lambda: PanelForecaster(tiny(target=["y", "y"])), "distinct")
+    _assert_one_line_error(
+        lambda: PanelForecaster(tiny(target=["y", "ds"])), "other than id_column"
+    )
+    series = {"a": pd.Series(np.arange(30.0))}
+    _assert_one_line_error(lambda: read_panel(series, target=["y", "z"]), "long-format")
+
+
+def test_cli_with_several_targets(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    lead_lag_panel(6, n=80).to_csv("pairs.csv", index=False)
+    argv = [
+        "panel", "train", "--data", "pairs.csv", "--target", "lead", "lag", "--lookback", "24",
+        "--horizon", "6", "--season", "12", "--epochs", "1", "--quantiles", "0.1", "0.5", "0.9",
+        "--level", "80", "--output-dir", "run", "--json",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["num_series"] == 6
+    assert main(["panel", "evaluate", "--model", "run/saved_model", "--data", "pairs.csv",
+                 "--output-dir", "eval", "--json"]) == 0  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)["metrics"]
+    assert set(doc["by_target"]) == {"lead", "lag"} and doc["num_forecasts"] == 12
+    assert (tmp_path / "eval" / "fan_chart.png").stat().st_size > 1000
+    assert main(["panel", "predict", "--model", "run/saved_model", "--data", "pairs.csv",
+                 "--output-dir", "out"]) == 0  # fmt: skip
+    pred = pd.read_csv("out/forecast.csv")
+    assert len(pred) == 6 * 2 * 6 and pred.groupby("target").size().to_dict() == {
+        "lag": 36, "lead": 36,
+    }  # fmt: skip

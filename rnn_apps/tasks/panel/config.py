@@ -19,7 +19,11 @@ class PanelConfig(TaskConfig):
     Attributes:
         id_column: Column naming the series in long-format data.
         date_column: Column of the time stamps (datetimes) or integer steps.
-        target: Column of the values to forecast.
+        target: Column of the values to forecast, or a list of columns (several targets
+            per series: windows (B, L, T) in, forecasts (B, H, T) out). Each target is
+            scaled and forecast on its own, reading the history of every target of its
+            series and knowing which target it forecasts; intervals are calibrated per
+            horizon step over all targets.
         lookback: L, past steps a window sees (a multiple of `seg_len`); shorter series are
             left-padded with NaN and masked. A training window has at least `season`
             observed steps (fewer make its scale statistics noise); any series can be
@@ -74,7 +78,7 @@ class PanelConfig(TaskConfig):
 
     id_column: str = "unique_id"
     date_column: str = "ds"
-    target: str = "y"
+    target: str | list[str] = "y"
     lookback: int = 96
     horizon: int = 24
     season: int = 24
@@ -106,6 +110,11 @@ class PanelConfig(TaskConfig):
 
     task_name: ClassVar[str] = "panel"
 
+    @property
+    def targets(self) -> list[str]:
+        """The T target columns (one for a single `target` name)."""
+        return [self.target] if isinstance(self.target, str) else [str(t) for t in self.target]
+
     def check(self) -> None:
         self.require_positive(
             "lookback", "horizon", "season", "seg_len", "d_model", "units", "num_layers",
@@ -129,9 +138,12 @@ class PanelConfig(TaskConfig):
             self.fail(
                 "levels", "distinct interval levels in percent inside (0, 100), e.g. [80, 95]"
             )
-        if len({self.id_column, self.date_column, self.target}) != 3:
-            self.fail("target", "a column other than id_column and date_column")
-        named = [self.id_column, self.date_column, self.target]
+        targets = self.targets
+        if not targets or len(set(targets)) != len(targets):
+            self.fail("target", "a column name, or a list of distinct column names")
+        if {self.id_column, self.date_column} & set(targets) or self.id_column == self.date_column:
+            self.fail("target", "columns other than id_column and date_column")
+        named = [self.id_column, self.date_column, *targets]
         covariates = [*self.future_covariates, *self.static_covariates, *self.past_covariates]
         if len(set(covariates)) != len(covariates) or set(covariates) & set(named):
             self.fail(

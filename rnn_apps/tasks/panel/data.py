@@ -4,7 +4,9 @@
 as statsforecast and neuralforecast take it), a dict or list of `pd.Series`, or a wide frame
 (a time index, one series per numeric column). Every series becomes a float array on a
 regular grid (gaps are NaN, then filled or kept missing as `fill` says), with its first time
-(a timestamp, or an integer step when the data has none) and the panel's frequency.
+(a timestamp, or an integer step when the data has none) and the panel's frequency. With
+several target columns every series gives one entry per target, series-major (entry i is
+target i % T of series i // T), so everything downstream handles one array per entry.
 `windows` cuts training / evaluation windows, left-padding series shorter than the lookback
 with NaN (masked by the network's scaler, never dropped).
 
@@ -45,6 +47,9 @@ class Panel:
         future: Per series, the future covariates of the `horizon` steps after its end:
             (H, C); None when not given.
         past: Per series, the past covariates on the grid: (n, P); None without them.
+        targets: The T target names when there are several (each series then has T
+            consecutive entries, one per target, sharing its id, times and covariates);
+            None for one target.
     """
 
     ids: list[str]
@@ -55,6 +60,23 @@ class Panel:
     static: list[tuple] | None = None
     future: list[np.ndarray] | None = None
     past: list[np.ndarray] | None = None
+    targets: list[str] | None = None
+
+    @property
+    def num_targets(self) -> int:
+        """T, entries per series."""
+        return len(self.targets) if self.targets else 1
+
+    @property
+    def num_series(self) -> int:
+        """Distinct series (entries / T)."""
+        return len(self.ids) // self.num_targets
+
+    def label(self, i: int) -> str:
+        """Entry `i` in messages and plot titles: its series id (and target)."""
+        if not self.targets:
+            return repr(self.ids[i])
+        return f"{self.ids[i]!r} ({self.targets[i % len(self.targets)]})"
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -100,15 +122,23 @@ def _long_from_wide(frame: pd.DataFrame, date_column: str) -> pd.DataFrame:
     return long.rename(columns={"value": "y"})[["unique_id", "ds", "y"]]
 
 
+def target_columns(target: str | Sequence[str] | None) -> list[str]:
+    """The internal names of the target columns in `as_long`'s frame: `y`, or `y:0`,
+    `y:1`, ... for several targets."""
+    names = [] if target is None else [target] if isinstance(target, str) else list(target)
+    return ["y"] if len(names) == 1 else [f"y:{k}" for k in range(len(names))]
+
+
 def as_long(
     data: Any,
     id_column: str = "unique_id",
     date_column: str = "ds",
-    target: str | None = "y",
+    target: str | Sequence[str] | None = "y",
     extra: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """`data` as a long frame with columns `unique_id`, `ds`, `y` and the `extra` columns
-    (covariates, long-format data only; `target=None`: no `y`, e.g. future covariates).
+    """`data` as a long frame with columns `unique_id`, `ds`, the target columns
+    (`target_columns`: `y` for one) and the `extra` columns (covariates, long-format data
+    only; `target=None`: no target, e.g. future covariates).
 
     Args:
         data: A long DataFrame or CSV path (columns `id_column`, `date_column`, `target`); a
@@ -124,10 +154,13 @@ def as_long(
         if not os.path.isfile(path):
             raise UserInputError(f"no such file: {path!r} (expected a CSV of long-format rows).")
         data = pd.read_csv(path)
-    if extra and not (isinstance(data, pd.DataFrame) and id_column in data.columns):
+    targets = [] if target is None else [target] if isinstance(target, str) else list(target)
+    long_only = list(extra) + (targets if len(targets) > 1 else [])
+    if long_only and not (isinstance(data, pd.DataFrame) and id_column in data.columns):
         raise UserInputError(
-            f"covariates ({', '.join(extra)}) need long-format data: one row per series and "
-            f"time with columns {id_column!r}, {date_column!r} and the covariates."
+            f"covariates and several targets ({', '.join(long_only)}) need long-format data: "
+            f"one row per series and time with columns {id_column!r}, {date_column!r} and "
+            "those columns."
         )
     if isinstance(data, (list, tuple)) and all(isinstance(s, pd.Series) for s in data):
         names = [str(s.name) if s.name is not None else str(i) for i, s in enumerate(data)]
@@ -143,11 +176,12 @@ def as_long(
     if not isinstance(data, pd.DataFrame):
         raise UserInputError(
             f"cannot read a panel from {type(data).__name__}: give a long DataFrame or CSV "
-            f"({id_column}, {date_column}, {target}), a dict of pd.Series, or a wide frame."
+            f"({id_column}, {date_column}, {', '.join(targets)}), a dict of pd.Series, or a "
+            "wide frame."
         )
     if id_column not in data.columns:
         return _long_from_wide(data, date_column)
-    wanted = [c for c in (date_column, target) if c is not None] + list(extra)
+    wanted = [date_column, *targets, *extra]
     missing = [c for c in wanted if c not in data.columns]
     if missing:
         raise UserInputError(
@@ -156,7 +190,7 @@ def as_long(
             f"--target, --future-covariates, --static-covariates); it has "
             f"{list(data.columns)[:10]}."
         )
-    names = ["unique_id", "ds"] + (["y"] if target is not None else []) + list(extra)
+    names = ["unique_id", "ds"] + (target_columns(targets) if targets else []) + list(extra)
     return data[[id_column, *wanted]].set_axis(names, axis=1)
 
 
@@ -220,7 +254,7 @@ def read_panel(
     *,
     id_column: str = "unique_id",
     date_column: str = "ds",
-    target: str = "y",
+    target: str | Sequence[str] = "y",
     fill: str = "mask",
     frequency: str | None = None,
     future_covariates: Sequence[str] = (),
@@ -233,6 +267,8 @@ def read_panel(
     """Reads and validates a panel (see `as_long` for the forms of `data`).
 
     Args:
+        target: The value column, or several (one entry per series and target,
+            `Panel.targets`).
         fill: `"mask"` (keep gaps missing), `"ffill"` or `"interpolate"`.
         frequency: The expected frequency (a trained model's); None infers it.
         future_covariates: Numeric columns known ahead (for the history and the horizon).
@@ -264,9 +300,11 @@ def read_panel(
         raise UserInputError(
             f"row {row}: the id column {id_column!r} is empty (NaN); every row needs a series id."
         )
-    long = long.assign(
-        unique_id=long["unique_id"].astype(str), y=_numeric(long, "y", f"target {target!r}")
-    )
+    names = [target] if isinstance(target, str) else list(target)
+    ycols = target_columns(names)
+    long = long.assign(unique_id=long["unique_id"].astype(str))
+    for col, name in zip(ycols, names):
+        long[col] = _numeric(long, col, f"target {name!r}")
     for c in cov:
         long[c] = _numeric(long, c, f"future covariate {c!r}")
     for c in past:
@@ -309,22 +347,26 @@ def read_panel(
                 f"series {key!r} has {len(index)} steps; the cap is {MAX_STEPS:,}."
             )
         on_grid = g.set_index("ds").reindex(index)
-        grid = on_grid["y"].to_numpy(dtype=float)
-        if fill == "ffill":
-            grid = pd.Series(grid).ffill().to_numpy()
-        elif fill == "interpolate":
-            grid = pd.Series(grid).interpolate(limit_direction="both").to_numpy()
-        for names, kind, out in ((cov, "future", covs), (past, "past", pasts)):
-            if names:
-                c = on_grid[names].to_numpy(dtype=float)  # (n, C) or (n, P)
-                gap = np.isnan(c) & np.isfinite(grid)[:, None]
+        grids = []
+        for col in ycols:
+            grid = on_grid[col].to_numpy(dtype=float)
+            if fill == "ffill":
+                grid = pd.Series(grid).ffill().to_numpy()
+            elif fill == "interpolate":
+                grid = pd.Series(grid).interpolate(limit_direction="both").to_numpy()
+            grids.append(grid)
+        observed = np.isfinite(np.stack(grids)).any(axis=0)  # (n,) any target observed
+        for cols, kind, out in ((cov, "future", covs), (past, "past", pasts)):
+            if cols:
+                c = on_grid[cols].to_numpy(dtype=float)  # (n, C) or (n, P)
+                gap = np.isnan(c) & observed[:, None]
                 if gap.any():
                     step, col = np.argwhere(gap)[0]
                     raise UserInputError(
-                        f"series {key!r} has no value of {kind} covariate {names[col]!r} at "
+                        f"series {key!r} has no value of {kind} covariate {cols[col]!r} at "
                         f"{index[step]}; every observed step needs every covariate (fill them)."
                     )
-                out.append(c)
+                out += [c] * len(grids)
         if stat:
             row = []
             for col in stat:
@@ -335,12 +377,14 @@ def read_panel(
                         "values; it must have exactly one per series."
                     )
                 row.append(seen[0].item() if hasattr(seen[0], "item") else seen[0])
-            statics.append(tuple(row))
-        ids.append(str(key))
-        values.append(grid)
-        starts.append(start)
-    if len(ids) > MAX_SERIES:
-        raise UserInputError(f"{len(ids)} series: the cap is {MAX_SERIES:,}; split the panel.")
+            statics += [tuple(row)] * len(grids)
+        ids += [str(key)] * len(grids)
+        values += grids
+        starts += [start] * len(grids)
+    if len(ids) // len(grids) > MAX_SERIES:
+        raise UserInputError(
+            f"{len(ids) // len(grids)} series: the cap is {MAX_SERIES:,}; split the panel."
+        )
     if len(freqs) > 1:
         raise UserInputError(
             f"the series have different frequencies ({', '.join(sorted(freqs))}); resample "
@@ -351,7 +395,10 @@ def read_panel(
         raise UserInputError(
             f"the data's frequency is {freq!r} but the model was trained on {frequency!r}."
         )
-    panel = Panel(ids, values, starts, freq, covs or None, statics or None, past=pasts or None)
+    panel = Panel(
+        ids, values, starts, freq, covs or None, statics or None, past=pasts or None,
+        targets=names if len(names) > 1 else None,
+    )  # fmt: skip
     if future is not None:
         panel.future = read_future(panel, future, cov, horizon, id_column, date_column)
     if calendar:

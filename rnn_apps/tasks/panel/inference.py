@@ -2,7 +2,11 @@
 `model.run("serving_default", window=...)` and `model.metadata`, so `rnn-apps panel evaluate`
 and `predict` run the same code on a trained folder and on an export.
 
-Shape legend: N windows, L lookback, H horizon, Q quantile levels.
+With T > 1 targets the panel holds one entry per (series, target) (`Panel.targets`) and
+everything here works per entry; `forecast_rows` packs a series' T entries into one (L, T)
+window of the export and splits its (H, T) outputs back.
+
+Shape legend: N windows, L lookback, H horizon, Q quantile levels, T targets.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ def _facts(model: Any) -> dict[str, Any]:
     """What a `PanelForecaster` (also mid-`fit`: `reading_facts`) or its export's metadata
     say about windows, quantiles, levels, columns and covariates."""
     meta = model.reading_facts() if hasattr(model, "reading_facts") else model.metadata
+    target = meta["columns"]["target"]
     return {
+        "targets": list(meta.get("targets") or ([target] if isinstance(target, str) else target)),
         "lookback": int(meta["lookback"]),
         "horizon": int(meta["horizon"]),
         "season": int(meta["season"]),
@@ -89,16 +95,23 @@ def window_inputs(model: Any, panel: Any, rows: list[tuple[int, int]]) -> dict[s
     steps after the first `n` steps of the series: `window` (N, L), NaN-padded, and the
     covariates the model has (`future_covariates` (N, L + H, C) from the panel's covariates,
     or from `panel.future` past the series' end; `past_covariates` (N, L, P); the static
-    ones)."""
+    ones). With T > 1 targets (one row per entry) also `context` (N, L, T), the windows of
+    every target of the row's series, and `target_index` (N,), the row's target."""
     from rnn_apps.tasks.panel.data import last_window
 
     f, cov = _facts(model), _covariates(model)
-    lookback, h = f["lookback"], f["horizon"]
+    lookback, h, t = f["lookback"], f["horizon"], len(f["targets"])
     out = {
         "window": np.asarray(
             [last_window(panel.values[i][:n], lookback) for i, n in rows], "float32"
         ).reshape(-1, lookback)
     }
+    if t > 1:
+        out["context"] = np.asarray(
+            [[last_window(panel.values[i - i % t + k][:n], lookback) for k in range(t)]
+             for i, n in rows], "float32",
+        ).reshape(-1, t, lookback).transpose(0, 2, 1)  # fmt: skip
+        out["target_index"] = np.asarray([i % t for i, _ in rows], "int32")
     if cov["future"]:
         width = len(cov["future"])
         futures = []
@@ -108,7 +121,7 @@ def window_inputs(model: Any, panel: Any, rows: list[tuple[int, int]]) -> dict[s
             if len(ahead) < h:  # past the series' end: the covariates given for the horizon
                 if panel.future is None:
                     raise UserInputError(
-                        f"series {panel.ids[i]!r}: forecasting past its end needs the future "
+                        f"series {panel.label(i)}: forecasting past its end needs the future "
                         f"covariates {cov['future']} of the next {h} steps (future=...)."
                     )
                 ahead = np.concatenate([ahead, panel.future[i][: h - len(ahead)]])
@@ -128,9 +141,30 @@ def window_inputs(model: Any, panel: Any, rows: list[tuple[int, int]]) -> dict[s
     return out
 
 
+def forecast_rows(model: Any, panel: Any, rows: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+    """The export's outputs for each `(entry, n)` of `rows` (see `window_inputs`), one row
+    per entry: (N, H) and (N, H, Q). With T > 1 targets `rows` holds every target of a series
+    in a run of T (`origin_rows` keeps them so), sent as one (L, T) window."""
+    inputs = window_inputs(model, panel, rows)
+    t = len(_facts(model)["targets"])
+    if t == 1:
+        return run_batches(model, inputs)
+    entries = np.asarray([i for i, _ in rows]).reshape(-1, t)
+    if (entries % t != np.arange(t)).any() or (entries // t != entries[:, :1] // t).any():
+        raise ValueError("rows must hold every target of a series, in order")
+    inputs["window"] = inputs.pop("context")[::t]  # (N / T, L, T)
+    del inputs["target_index"]
+    packed = {k: v if k == "window" else v[::t] for k, v in inputs.items()}
+    out = run_batches(model, packed)  # (N / T, H, T, ...)
+    return {
+        k: np.moveaxis(v, 2, 1).reshape(-1, *v.shape[1:2], *v.shape[3:]) for k, v in out.items()
+    }
+
+
 def run_batches(model: Any, inputs: Any, *, batch_size: int = 1024) -> dict[str, np.ndarray]:
     """The export's outputs for its inputs (a dict of arrays with N rows, or the windows
-    (N, L) of a model without covariates; real units, NaN = not observed), in batches.
+    (N, L) of a model without covariates, (N, L, T) for T targets; real units, NaN = not
+    observed), in batches.
 
     Raises:
         UserInputError: a wrong shape, a missing input, or a window the graph refuses (the
@@ -140,15 +174,18 @@ def run_batches(model: Any, inputs: Any, *, batch_size: int = 1024) -> dict[str,
 
     from rnn_apps.errors import graph_error
 
-    lookback = _facts(model)["lookback"]
+    f = _facts(model)
+    lookback, t = f["lookback"], len(f["targets"])
     if not isinstance(inputs, dict):
         inputs = {"window": inputs}
     inputs = dict(inputs)
     windows = np.asarray(inputs["window"], dtype="float32")
-    if windows.ndim != 2 or windows.shape[1] != lookback:
+    shape = (lookback,) + ((t,) if t > 1 else ())
+    if windows.shape[1:] != shape:
+        names = "(batch, lookback" + (", targets)" if t > 1 else ")")
         raise UserInputError(
-            f"windows must have shape (batch, {lookback}) = (batch, lookback), got "
-            f"{windows.shape}; left-pad a shorter series with NaN."
+            f"windows must have shape {(-1, *shape)} = {names}, got {windows.shape}; "
+            "left-pad a shorter series with NaN."
         )
     inputs["window"] = windows
     outs = []
@@ -165,7 +202,7 @@ def origin_rows(panel: Any, horizon: int, cut: int) -> list[tuple[int, int, np.n
     """The forecasts of one origin, `cut` steps before each series' end: `(series, n,
     actuals)` with `n` the steps before the origin and the next `horizon` actuals, for the
     series long enough, with an observed step before the origin and all `horizon` actuals
-    observed."""
+    observed (of every target: a series is in with all its targets or not at all)."""
     rows = []
     for i, v in enumerate(panel.values):
         if len(v) <= cut:
@@ -174,6 +211,11 @@ def origin_rows(panel: Any, horizon: int, cut: int) -> list[tuple[int, int, np.n
         history, future = v[:n], v[n : n + horizon]
         if np.isfinite(history).any() and np.isfinite(future).all():
             rows.append((i, n, future))
+    t = panel.num_targets
+    if t > 1:
+        complete = {s for s in {i // t for i, _, _ in rows}
+                    if sum(i // t == s for i, _, _ in rows) == t}  # fmt: skip
+        rows = [r for r in rows if r[0] // t in complete]
     return rows
 
 
@@ -194,7 +236,7 @@ def _backtest(
             f"no series is longer than the horizon ({h}) plus the backtest span: give longer "
             "series or fewer windows."
         )
-    return rows, run_batches(model, window_inputs(model, panel, [(i, n) for i, n, _ in rows]))
+    return rows, forecast_rows(model, panel, [(i, n) for i, n, _ in rows])
 
 
 def backtest(model: Any, data: Any, *, windows: int = 1, step: int | None = None) -> pd.DataFrame:
@@ -204,7 +246,8 @@ def backtest(model: Any, data: Any, *, windows: int = 1, step: int | None = None
     the history up to the cutoff.
 
     Returns:
-        A long DataFrame: `unique_id`, `cutoff` (the last time seen), `ds`, `y`, `forecast`,
+        A long DataFrame: `unique_id` (and `target`, the target's column, for a model of
+        several), `cutoff` (the last time seen), `ds`, `y`, `forecast`,
         `q<level>` per quantile, `lower_<p>` / `upper_<p>`; series without history before a
         cutoff, or without a fully observed horizon after it, are left out of that cutoff.
 
@@ -222,7 +265,7 @@ def _backtest_frame(
     frames = []
     for k, (i, n, future) in enumerate(rows):
         cols = {
-            "unique_id": panel.ids[i],
+            **_entry_columns(panel, i),
             "cutoff": panel.time_of(i, n - 1),
             "ds": panel.future_times(i, f["horizon"], after=n),
             "y": future,
@@ -230,6 +273,14 @@ def _backtest_frame(
         }
         frames.append(pd.DataFrame(cols))
     return pd.concat(frames, ignore_index=True)
+
+
+def _entry_columns(panel: Any, i: int) -> dict[str, str]:
+    """`unique_id` of entry `i`, and its `target` when the panel has several."""
+    cols = {"unique_id": panel.ids[i]}
+    if panel.targets:
+        cols["target"] = panel.targets[i % panel.num_targets]
+    return cols
 
 
 def _output_columns(out: dict[str, np.ndarray], k: int, f: dict[str, Any]) -> dict[str, Any]:
@@ -253,7 +304,8 @@ def evaluate_panel(
     naive scale), OWA against Naive2, MAE and MSE in real units (dominated by the largest
     series), per interval level MSIS and coverage, the mean pinball loss of the quantiles
     (divided by the MASE scale), with Naive2 and seasonal naive forecast from the same
-    histories.
+    histories. With several targets every (series, target) is scored on its own scale, and
+    `by_target` reports each target's sMAPE, MASE and OWA.
     """
     f = _facts(model)
     h, m = f["horizon"], f["season"]
@@ -263,6 +315,7 @@ def evaluate_panel(
     base = {b: {"smape": [], "mase": []} for b in ("naive2", "seasonal_naive")}
     intervals = {p: {"msis": [], "coverage": []} for p in f["levels"]}
     by_step = np.zeros(h)
+    target_of = []
     for k, (i, n, y) in enumerate(rows):
         history = np.asarray(panel.values[i][:n], dtype="float64")
         history = history[np.isfinite(history)]
@@ -272,6 +325,7 @@ def evaluate_panel(
         if not np.isfinite(scale) or scale == 0:
             continue  # a constant history: MASE is undefined
         fc = out["forecast"][k]
+        target_of.append(i % panel.num_targets)
         ours["smape"].append(M.smape(y, fc))
         ours["mase"].append(float(np.mean(np.abs(y - fc)) / scale))
         ours["mae"].append(float(np.mean(np.abs(y - fc))))
@@ -300,7 +354,7 @@ def evaluate_panel(
         return M.owa(s["smape"], s["mase"], base["naive2"]["smape"], base["naive2"]["mase"])
 
     report: dict[str, Any] = {
-        "num_series": len({i for i, _, _ in rows}),
+        "num_series": len({panel.ids[i] for i, _, _ in rows}),
         "num_forecasts": n,
         "backtest_windows": int(backtest),
         "horizon": h,
@@ -328,12 +382,26 @@ def evaluate_panel(
             for k, v in base.items()
         },  # fmt: skip
     }
+    if panel.targets:
+        report["targets"] = list(panel.targets)
+        report["by_target"] = {}
+        for j, name in enumerate(panel.targets):
+            pick = np.asarray(target_of) == j
+            if pick.any():
+                part = {k: list(np.asarray(ours[k])[pick]) for k in ("smape", "mase")}
+                b2 = {k: list(np.asarray(base["naive2"][k])[pick]) for k in ("smape", "mase")}
+                report["by_target"][name] = {
+                    "smape": float(np.mean(part["smape"])),
+                    "mase": float(np.mean(part["mase"])),
+                    "owa": M.owa(part["smape"], part["mase"], b2["smape"], b2["mase"]),
+                }
     return report
 
 
 def predict_panel(model: Any, data: Any, future: Any = None) -> pd.DataFrame:
-    """The `horizon` steps after each series of `data`: long DataFrame `unique_id`, `ds`,
-    `forecast`, `q<level>` per quantile, `lower_<p>` / `upper_<p>`, real units. A model with
+    """The `horizon` steps after each series of `data`: long DataFrame `unique_id` (and
+    `target` for a model of several), `ds`, `forecast`, `q<level>` per quantile, `lower_<p>` /
+    `upper_<p>`, real units. A model with
     future covariates needs `future`: a long frame or CSV of their values for those steps."""
     f = _facts(model)
     h = f["horizon"]
@@ -343,16 +411,14 @@ def predict_panel(model: Any, data: Any, future: Any = None) -> pd.DataFrame:
             f"values for the {h} steps after each series (future=..., --future FILE)."
         )
     panel = read(model, data, future=future)
-    keep = [i for i, v in enumerate(panel.values) if np.isfinite(v).any()]
-    if len(keep) < len(panel):
-        empty = panel.ids[next(i for i in range(len(panel)) if i not in set(keep))]
-        raise UserInputError(f"series {empty!r} has no observed value; drop it.")
-    out = run_batches(
-        model, window_inputs(model, panel, [(i, len(v)) for i, v in enumerate(panel.values)])
-    )
+    empty = [i for i, v in enumerate(panel.values) if not np.isfinite(v).any()]
+    if empty:
+        raise UserInputError(f"series {panel.label(empty[0])} has no observed value; drop it.")
+    out = forecast_rows(model, panel, [(i, len(v)) for i, v in enumerate(panel.values)])
     frames = []
-    for i, uid in enumerate(panel.ids):
-        cols = {"unique_id": uid, "ds": panel.future_times(i, h), **_output_columns(out, i, f)}
+    for i in range(len(panel)):
+        cols = {**_entry_columns(panel, i), "ds": panel.future_times(i, h),
+                **_output_columns(out, i, f)}  # fmt: skip
         frames.append(pd.DataFrame(cols))
     return pd.concat(frames, ignore_index=True)
 
@@ -368,7 +434,8 @@ def plot_fan_chart(
 ) -> Path:
     """PNG of a few series (default the first `max_series`): the last `history` steps
     (default 3 x horizon), the held-out last horizon, the median forecast of it and the
-    calibrated interval bands, one panel per series."""
+    calibrated interval bands, one panel per series (per target of each, for a model of
+    several)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -377,27 +444,32 @@ def plot_fan_chart(
     f = _facts(model)
     h = f["horizon"]
     panel = read(model, data)
-    frame = _backtest_frame(model, panel, *_backtest(model, panel, 1, None))
-    ids = list(series or list(dict.fromkeys(frame["unique_id"]))[:max_series])
+    rows, out = _backtest(model, panel, 1, None)
+    ids = list(series or list(dict.fromkeys(panel.ids[i] for i, _, _ in rows))[:max_series])
     unknown = [s for s in ids if s not in panel.ids]
     if unknown:
         raise UserInputError(f"no series {unknown[0]!r} in the data.")
-    fig, axes = plt.subplots(len(ids), 1, figsize=(9, 2.4 * len(ids)), squeeze=False)
+    shown = {i: k for k, (i, _, _) in enumerate(rows) if panel.ids[i] in ids}
+    missing = [s for s in ids if s not in {panel.ids[i] for i in shown}]
+    if missing:
+        raise UserInputError(f"series {missing[0]!r} has no fully observed last horizon to plot.")
+    panels = sorted(shown, key=lambda i: (ids.index(panel.ids[i]), i))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.4 * len(panels)), squeeze=False)
     span = history or 3 * h
-    for ax, uid in zip(axes[:, 0], ids):
-        i = panel.ids.index(uid)
+    for ax, i in zip(axes[:, 0], panels):
+        k = shown[i]
         v = panel.values[i]
         past = v[max(0, len(v) - h - span) : len(v) - h]
         t0 = len(v) - h - len(past)
         ax.plot(np.arange(t0, len(v) - h), past, color="0.3", lw=1, label="history")
-        g = frame[frame["unique_id"] == uid]
         t = np.arange(len(v) - h, len(v))
         for p, alpha in zip(sorted(f["levels"], reverse=True), (0.2, 0.35, 0.5)):
-            ax.fill_between(t, g[f"lower_{p}"], g[f"upper_{p}"], color="C0", alpha=alpha,
-                            lw=0, label=f"{p}% interval")  # fmt: skip
-        ax.plot(t, g["forecast"], color="C0", lw=1.5, label="median forecast")
-        ax.plot(t, g["y"], color="C3", lw=1, ls="--", label="actual")
-        ax.set_title(str(uid), fontsize=9)
+            ax.fill_between(t, out[f"lower_{p}"][k], out[f"upper_{p}"][k], color="C0",
+                            alpha=alpha, lw=0, label=f"{p}% interval")  # fmt: skip
+        ax.plot(t, out["forecast"][k], color="C0", lw=1.5, label="median forecast")
+        ax.plot(t, rows[k][2], color="C3", lw=1, ls="--", label="actual")
+        title = " · ".join(str(c) for c in _entry_columns(panel, i).values())
+        ax.set_title(title, fontsize=9)
     axes[0, 0].legend(fontsize=7, loc="upper left", ncol=5)
     fig.tight_layout()
     out = Path(path)

@@ -14,8 +14,14 @@ conformalized quantile regression with width-normalised scores;
 `rnn_apps.tasks.forecast.conformal`), never excluding the median. With `transform="log"` the
 scaling and the intervals are in log space and every output goes back through `exp`.
 
-Shape legend: B batch, L lookback, H horizon, Q quantile levels, C future covariates, Sn / Sc
-numeric / categorical static covariates.
+With T > 1 targets (`target=[...]`) the window is (B, L, T) and every output gains a target
+axis after the horizon: `forecast` (B, H, T), `quantiles` (B, H, T, Q). The graph forecasts
+each of the B x T (window, target) pairs with the same network, which reads that target's
+scaled window, every target's scaled window (`context` (B, L, T)) as past covariates and
+the target's index one-hot as a static covariate.
+
+Shape legend: B batch, L lookback, H horizon, Q quantile levels, T targets, C future
+covariates, Sn / Sc numeric / categorical static covariates.
 """
 
 from __future__ import annotations
@@ -89,7 +95,7 @@ class PanelForecaster(Task):
             data,
             id_column=cfg.id_column,
             date_column=cfg.date_column,
-            target=cfg.target,
+            target=cfg.targets,
             fill=cfg.fill,
             frequency=frequency,
             future_covariates=cfg.future_covariates,
@@ -107,6 +113,7 @@ class PanelForecaster(Task):
 
         cfg = self.config
         log = cfg.transform == "log"
+        extra = len(cfg.targets) if len(cfg.targets) > 1 else 0  # T (0 for one target)
         self.preprocessor_ = MaskedWindowScale(cfg.season, log=log, name="window_scale")
         self.postprocessor_ = UnscaleForecast(log=log, name="unscale")
         if getattr(self, "covariates_", None) is None:
@@ -123,8 +130,8 @@ class PanelForecaster(Task):
                 num_layers=cfg.num_layers,
                 dropout=cfg.dropout,
                 num_future=len(self.covariates_.future_columns),
-                static_width=self.covariates_.static_width,
-                num_past=len(self.covariates_.past_columns),
+                static_width=self.covariates_.static_width + extra,
+                num_past=len(self.covariates_.past_columns) + 2 * extra,
                 name=f"panel_network_{k}",
             )  # fmt: skip
             for k in range(cfg.num_models)
@@ -141,9 +148,13 @@ class PanelForecaster(Task):
             )
 
     def _network_inputs(self, inputs: Mapping[str, Any]) -> tuple[Any, Any, Any]:
-        """Raw inputs (the export's names, real units) -> (the network's inputs, level (B, 1),
-        scale (B, 1)): the scaled window with its mask and the encoded covariates (the
-        NaN padding of a short series' covariates becomes 0, the training mean)."""
+        """Raw inputs (the export's names, real units, one target per row: `window` (B, L);
+        with T > 1 targets also `context` (B, L, T), the windows of every target of the row's
+        series, and `target_index` (B,)) -> (the network's inputs, level (B, 1), scale
+        (B, 1)): the scaled window with its mask and the encoded covariates (the NaN padding
+        of a short series' covariates becomes 0, the training mean); with T > 1 the scaled
+        context (B, L, 2T) joins the past covariates and the target one-hot (B, T) the static
+        ones."""
         from keras import ops
 
         features, level, scale = self.preprocessor_(inputs["window"])  # (B, L, 2), (B, 1) x2
@@ -155,13 +166,26 @@ class PanelForecaster(Task):
                 "past": inputs.get("past_covariates"),
             }
         )
+        static, past = encoded[1], encoded[2]
+        if past is not None:
+            past = ops.where(ops.isnan(past), 0.0, past)  # (B, L, P)
+        targets = len(self.config.targets)
+        if targets > 1:
+            lookback = self.config.lookback
+            onehot = ops.one_hot(ops.cast(inputs["target_index"], "int32"), targets)  # (B, T)
+            static = onehot if static is None else ops.concatenate([static, onehot], axis=-1)
+            ctx = ops.reshape(ops.transpose(inputs["context"], (0, 2, 1)), (-1, lookback))
+            ctx = self.preprocessor_(ctx)[0]  # (B * T, L, 2)
+            ctx = ops.transpose(ops.reshape(ctx, (-1, targets, lookback, 2)), (0, 2, 1, 3))
+            ctx = ops.reshape(ctx, (-1, lookback, 2 * targets))  # (B, L, 2T)
+            past = ctx if past is None else ops.concatenate([past, ctx], axis=-1)
         net = [features]
         if encoded[0] is not None:
             net.append(ops.where(ops.isnan(encoded[0]), 0.0, encoded[0]))  # (B, L + H, C)
-        if encoded[1] is not None:
-            net.append(encoded[1])  # (B, S)
-        if encoded[2] is not None:
-            net.append(ops.where(ops.isnan(encoded[2]), 0.0, encoded[2]))  # (B, L, P)
+        if static is not None:
+            net.append(static)  # (B, S)
+        if past is not None:
+            net.append(past)  # (B, L, P)
         return (net if len(net) > 1 else net[0]), level, scale
 
     # ------------------------------------------------------------------ fit
@@ -176,8 +200,10 @@ class PanelForecaster(Task):
         panel = self.read(train)
         h, lookback = cfg.horizon, cfg.lookback
         lengths = np.array([np.isfinite(v).sum() for v in panel.values])
-        self.num_series_ = len(panel)
-        self.num_short_series_ = int(np.sum([len(v) < lookback for v in panel.values]))
+        self.num_series_ = panel.num_series
+        self.num_short_series_ = int(
+            np.sum([len(v) < lookback for v in panel.values[:: panel.num_targets]])
+        )
         if validation is not None:
             raise UserInputError(
                 "a panel model validates and calibrates on the last 2 x horizon steps of every "
@@ -190,11 +216,11 @@ class PanelForecaster(Task):
                 "lower the horizon or give longer series."
             )
         if cfg.transform == "log":
-            for uid, v in zip(panel.ids, panel.values):
+            for i, v in enumerate(panel.values):
                 if np.nanmin(v) <= 0:
                     raise UserInputError(
-                        f"series {uid!r} holds {np.nanmin(v):g}: transform='log' needs values "
-                        "> 0; use transform='none' (or shift the series)."
+                        f"series {panel.label(i)} holds {np.nanmin(v):g}: transform='log' needs "
+                        "values > 0; use transform='none' (or shift the series)."
                     )
         self.frequency_ = panel.frequency
         self._adapt_covariates(panel)
@@ -304,10 +330,16 @@ class PanelForecaster(Task):
         h, cut = cfg.horizon, 2 * cfg.horizon
         part = panel.head(cut)
         values, covs, pasts = part.values, part.covariates, part.past
+        t = panel.num_targets
         parts, index = [], []
         n_future = 0 if covs is None else covs[0].shape[1]
+        n_past = 0 if pasts is None else pasts[0].shape[1]
         for i, v in enumerate(values):
-            both = [c[i] for c in (covs, pasts) if c is not None]  # future, then past columns
+            # future, past, then (T > 1) every target of the series: (n, C + P + T)
+            both = [c[i] for c in (covs, pasts) if c is not None]
+            if t > 1:
+                first = i - i % t
+                both.append(np.stack(values[first : first + t], axis=1))
             part = windows(
                 [v], cfg.lookback, h, min_history=min(cfg.season, cfg.lookback),
                 covariates=[np.hstack(both)] if both else None,
@@ -316,12 +348,15 @@ class PanelForecaster(Task):
             index.append(np.full(len(part[1]), i))
         index = np.concatenate(index)
         inputs = {"window": np.concatenate([p[0] for p in parts])}
-        if covs is not None or pasts is not None:
-            cov_windows = np.concatenate([p[2] for p in parts])  # (N, L + H, C + P)
+        if covs is not None or pasts is not None or t > 1:
+            cov_windows = np.concatenate([p[2] for p in parts])  # (N, L + H, C + P [+ T])
             if covs is not None:
                 inputs["future_covariates"] = cov_windows[..., :n_future]
             if pasts is not None:
-                inputs["past_covariates"] = cov_windows[:, : cfg.lookback, n_future:]
+                inputs["past_covariates"] = cov_windows[:, : cfg.lookback, n_future:][..., :n_past]
+            if t > 1:
+                inputs["context"] = cov_windows[:, : cfg.lookback, n_future + n_past :]
+                inputs["target_index"] = (index % t).astype("int32")
         statics = static_inputs(panel, self.covariates_facts())  # one row per series
         inputs.update({k: v[index] for k, v in statics.items()})
         return inputs, np.concatenate([p[1] for p in parts])
@@ -392,7 +427,9 @@ class PanelForecaster(Task):
         import tensorflow as tf
 
         cfg, facts = self.config, self.covariates_facts()
-        specs = [tf.TensorSpec([None, cfg.lookback], tf.float32, name="window")]
+        t = len(cfg.targets)
+        shape = [None, cfg.lookback] + ([t] if t > 1 else [])
+        specs = [tf.TensorSpec(shape, tf.float32, name="window")]
         if facts["future"]:
             specs.append(
                 tf.TensorSpec(
@@ -420,10 +457,12 @@ class PanelForecaster(Task):
         return specs
 
     def endpoints(self) -> list[Any]:
-        """`serving_default`: `window` (B, L) float32 real units, NaN = not observed [,
+        """`serving_default`: `window` (B, L) (or (B, L, T) for T targets) float32 real
+        units, NaN = not observed [,
         `future_covariates` (B, L + H, C) float32, `static_numeric` (B, Sn) float32,
         `static_categorical` (B, Sc) string, when the model has them] -> `forecast` (B, H),
-        `quantiles` (B, H, Q), `lower_<p>` / `upper_<p>` (B, H), real units. Refuses more
+        `quantiles` (B, H, Q), `lower_<p>` / `upper_<p>` (B, H) (each with a T axis after H
+        for T targets), real units. Refuses more
         than `MAX_BATCH_WINDOWS` windows, a wrong window length, inf or values beyond
         `MAX_ABS_VALUE`, a window without any observed value, and NaN in the horizon part of
         the future covariates."""
@@ -442,21 +481,41 @@ class PanelForecaster(Task):
         import tensorflow as tf
 
         cfg = self.config
-        lookback = cfg.lookback
-        dynamic = tf.raw_ops.PlaceholderWithDefault(input=window, shape=[None, None])
+        lookback, t = cfg.lookback, len(cfg.targets)
+        shape = [None, lookback] + ([t] if t > 1 else [])
+        dims = f"[batch, {lookback}" + (f", {t}]" if t > 1 else "]")
+        dynamic = tf.raw_ops.PlaceholderWithDefault(input=window, shape=[None] * len(shape))
         checks = [
             tf.debugging.assert_equal(
-                tf.shape(dynamic)[1], lookback,
-                message=f"window must have shape [batch, {lookback}] (lookback steps, NaN-padded "
-                "on the left for a shorter series); got [batch, steps] =",
+                tf.shape(dynamic)[1:], shape[1:],
+                message=f"window must have shape {dims} (lookback steps, NaN-padded on the "
+                "left for a shorter series" + (", then the targets" if t > 1 else "")
+                + "); got [batch, ...] =",
             ),
             tf.debugging.assert_less_equal(
                 tf.shape(dynamic)[0], MAX_BATCH_WINDOWS,
                 message=f"at most {MAX_BATCH_WINDOWS} windows per request; split the batch",
             ),
         ]  # fmt: skip
+        for key in ("future_covariates", "static_numeric", "static_categorical",
+                    "past_covariates"):  # fmt: skip
+            if covariates.get(key) is not None:
+                checks.append(
+                    tf.debugging.assert_equal(
+                        tf.shape(covariates[key])[0],
+                        tf.shape(dynamic)[0],
+                        message=f"{key} must have one row per window",
+                    )  # fmt: skip
+                )
         with tf.control_dependencies(checks):
-            window = tf.ensure_shape(tf.identity(dynamic), [None, lookback])
+            window = tf.ensure_shape(tf.identity(dynamic), shape)
+        internal = {}
+        if t > 1:  # (B, L, T) -> one row per (window, target): (B * T, L)
+            batch = tf.shape(window)[0]
+            internal = {"context": tf.repeat(window, t, axis=0),
+                        "target_index": tf.tile(tf.range(t), [batch])}  # fmt: skip
+            covariates = {k: tf.repeat(v, t, axis=0) for k, v in covariates.items()}
+            window = tf.reshape(tf.transpose(window, (0, 2, 1)), (-1, lookback))
         observed = tf.logical_not(tf.math.is_nan(window))
         finite = tf.where(observed, window, 0.0)
         checks = [
@@ -466,7 +525,9 @@ class PanelForecaster(Task):
             ),
             tf.debugging.assert_equal(
                 tf.reduce_all(tf.reduce_any(observed, axis=1)), True,
-                message="a window has no observed value (all NaN); drop it or give history",
+                message="a window has no observed value (all NaN"
+                + (" for some target" if t > 1 else "")
+                + "); drop it or give history",
             ),
         ]  # fmt: skip
         if cfg.transform == "log":
@@ -479,12 +540,7 @@ class PanelForecaster(Task):
             )
         future = covariates.get("future_covariates")
         if future is not None:
-            batch = tf.shape(window)[0]
             checks += [
-                tf.debugging.assert_equal(
-                    tf.shape(future)[0], batch,
-                    message="future_covariates must have one row per window",
-                ),
                 tf.debugging.assert_equal(
                     tf.reduce_any(tf.math.is_nan(future[:, lookback:])), False,
                     message=f"future_covariates holds NaN in its last {cfg.horizon} steps (the "
@@ -506,18 +562,11 @@ class PanelForecaster(Task):
                     message=f"past_covariates holds inf or values beyond {MAX_ABS_VALUE:g}",
                 )  # fmt: skip
             )
-        for key in ("static_numeric", "static_categorical", "past_covariates"):
-            if covariates.get(key) is not None:
-                checks.append(
-                    tf.debugging.assert_equal(
-                        tf.shape(covariates[key])[0],
-                        tf.shape(window)[0],
-                        message=f"{key} must have one row per window",
-                    )  # fmt: skip
-                )
         with tf.control_dependencies(checks):
             window = tf.identity(window)
-        net_inputs, level, scale = self._network_inputs({"window": window, **covariates})
+        net_inputs, level, scale = self._network_inputs(
+            {"window": window, **covariates, **internal}
+        )
         q = tf.cast(self.model_(net_inputs, training=False), tf.float32)  # (B, H, Q) scaled
         median = q[..., cfg.quantiles.index(0.5)]  # (B, H)
         out = {"quantiles": q, "forecast": median}
@@ -528,18 +577,24 @@ class PanelForecaster(Task):
             # A negative factor narrows the interval; it never excludes the median.
             out[f"lower_{p}"] = tf.minimum(q[..., i] - c * width, median)
             out[f"upper_{p}"] = tf.maximum(q[..., j] + c * width, median)
-        return {k: self.postprocessor_([v, level, scale]) for k, v in out.items()}
+        out = {k: self.postprocessor_([v, level, scale]) for k, v in out.items()}
+        if t > 1:  # (B * T, H, ...) -> (B, T, H, ...) -> (B, H, T, ...)
+            for k, v in out.items():
+                v = tf.reshape(v, tf.concat([[-1, t], tf.shape(v)[1:]], 0))
+                out[k] = tf.transpose(v, [0, 2, 1, *range(3, v.shape.rank)])
+        return out
 
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
         rng = np.random.default_rng(0)
-        lookback = self.config.lookback
-        t = np.arange(lookback)
+        lookback, targets = self.config.lookback, len(self.config.targets)
+        t = np.arange(lookback)[:, None]
         windows_ = (
             10.0
             + 3.0 * np.sin(2 * np.pi * t / self.config.season)
-            + rng.normal(0, 0.5, (4, lookback))
+            + rng.normal(0, 0.5, (4, lookback, targets))
         )
         windows_[1, : lookback // 2] = np.nan  # a short series, left-padded
+        windows_ = windows_ if targets > 1 else windows_[..., 0]
         inputs = {"window": windows_.astype("float32")}
         facts, enc = self.covariates_facts(), self.covariates_
         if facts["future"]:
@@ -573,6 +628,7 @@ class PanelForecaster(Task):
             "quantiles": list(cfg.quantiles),
             "levels": list(cfg.levels),
             "columns": {"id": cfg.id_column, "date": cfg.date_column, "target": cfg.target},
+            "targets": cfg.targets,
             "fill": cfg.fill,
             "covariates": self.covariates_facts(),
         }
@@ -580,15 +636,16 @@ class PanelForecaster(Task):
     def export_metadata(self) -> dict[str, Any]:
         self._check_fitted()
         cfg = self.config
+        t = ", len(targets)" if len(cfg.targets) > 1 else ""
         outputs = {
-            "forecast": "float32 [batch, horizon], the median, real units",
-            "quantiles": "float32 [batch, horizon, len(quantiles)], real units",
+            "forecast": f"float32 [batch, horizon{t}], the median, real units",
+            "quantiles": f"float32 [batch, horizon{t}, len(quantiles)], real units",
         }
         for p in cfg.levels:
-            outputs[f"lower_{p}"] = f"float32 [batch, horizon], {p}% interval, real units"
-            outputs[f"upper_{p}"] = f"float32 [batch, horizon], {p}% interval, real units"
+            outputs[f"lower_{p}"] = f"float32 [batch, horizon{t}], {p}% interval, real units"
+            outputs[f"upper_{p}"] = f"float32 [batch, horizon{t}], {p}% interval, real units"
         facts = self.covariates_facts()
-        inputs = {"window": "float32 [batch, lookback], real units, NaN = not observed"}
+        inputs = {"window": f"float32 [batch, lookback{t}], real units, NaN = not observed"}
         if facts["future"]:
             inputs["future_covariates"] = (
                 "float32 [batch, lookback + horizon, len(covariates.future)], real units: the "
