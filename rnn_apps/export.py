@@ -311,17 +311,17 @@ def export_saved_model(
     return report
 
 
-def _check_export_dest(path: Path) -> None:
+def _check_export_dest(path: Path, marker: Sequence[str] = ("saved_model.pb",)) -> None:
     """Refuses a destination that is a file, below a file, or a folder holding anything but
-    a SavedModel (replacing it would lose the user's files)."""
+    an export (a `marker` file; replacing it would lose the user's files)."""
     from rnn_apps.errors import UserInputError
     from rnn_apps.persistence import check_output_path
 
     check_output_path(path, "The export folder")
-    if path.is_dir() and any(path.iterdir()) and not (path / "saved_model.pb").is_file():
+    if path.is_dir() and any(path.iterdir()) and not any((path / m).is_file() for m in marker):
         raise UserInputError(
-            f"The export folder {str(path)!r} holds files that are not a SavedModel; an "
-            "export replaces the whole folder, so give a new or empty folder."
+            f"The export folder {str(path)!r} holds files that are not an export of this "
+            "format; an export replaces the whole folder, so give a new or empty folder."
         )
 
 

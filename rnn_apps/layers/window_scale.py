@@ -51,7 +51,10 @@ class MaskedWindowScale(keras.layers.Layer):
         window = ops.cast(inputs, "float32")
         seen = ops.logical_not(ops.isnan(window))
         observed = ops.cast(seen, "float32")
-        window = ops.where(seen, window, 1.0 if self.log else 0.0)
+        # where(isnan, fill, x) with a tensor fill: converters rewrite where(mask, x, 0) as
+        # mask * x, which keeps NaN (tf2onnx).
+        window = ops.where(ops.isnan(window), ops.zeros_like(window) + (1.0 if self.log else 0.0),
+                           window)  # fmt: skip
         window = self.transform(window) * observed
         # The last `season` observed steps: rank observed steps from the end.
         from_end = ops.flip(ops.cumsum(ops.flip(observed, axis=1), axis=1), axis=1)

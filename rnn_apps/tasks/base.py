@@ -167,6 +167,14 @@ class Task:
         """`{signature: {input: array}}` the export is verified with."""
         return {}
 
+    def core(self) -> Any:
+        """The tensor-only part of the serving graph that LiteRT and ONNX convert: an
+        `rnn_apps.portable.Core` (tasks that have one override this)."""
+        raise UserInputError(
+            f"the {self.task_name} task has no tensor-only core to export as LiteRT or ONNX "
+            "yet; export a SavedModel (format='saved_model')."
+        )
+
     def export_metadata(self) -> dict[str, Any]:
         """Task facts for the export's `metadata.json`."""
         return {}
@@ -493,15 +501,31 @@ class Task:
         *,
         metadata: Mapping[str, Any] | None = None,
         verify: bool = True,
+        format: str = "saved_model",
+        quantize: bool = False,
+        batch_size: int = 1,
     ):
-        """Writes a SavedModel with the task's signatures, verified in a clean process.
+        """Writes the task as a SavedModel with its signatures (raw input in, the same
+        function as in process), or its tensor-only `core()` as LiteRT or ONNX
+        (`rnn_apps.portable.export_core`), verified in a clean process.
+
+        Args:
+            path: Destination folder (replaced atomically).
+            metadata: Extra facts for `metadata.json`.
+            verify: Run the export in a clean process and compare with the task in process.
+            format: `"saved_model"`, `"litert"` or `"onnx"`.
+            quantize: Dynamic-range int8 weights (LiteRT).
+            batch_size: LiteRT's fixed batch.
 
         Returns:
-            The export core's `ExportReport`.
+            An `ExportReport` (SavedModel) or a `PortableReport` (LiteRT, ONNX).
         """
         from rnn_apps.export import export_saved_model
+        from rnn_apps.portable import FORMATS, export_core
 
         self._check_fitted()
+        if format not in FORMATS:
+            raise UserInputError(f"format must be one of {FORMATS}, got {format!r}.")
         meta = {
             "task": self.task_name,
             "contract_version": self.contract_version,
@@ -509,6 +533,13 @@ class Task:
             **self.export_metadata(),
             **dict(metadata or {}),
         }
+        if format != "saved_model":
+            return export_core(
+                self.core(), path, format=format, metadata=meta, quantize=quantize,
+                batch_size=batch_size, verify=verify,
+            )  # fmt: skip
+        if quantize:
+            raise UserInputError("quantize applies to LiteRT exports (format='litert').")
         return export_saved_model(
             path,
             endpoints=self.endpoints(),

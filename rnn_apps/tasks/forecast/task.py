@@ -230,6 +230,31 @@ class Forecaster(Task):
         spec = tf.TensorSpec([None, lookback, f], tf.float32, name="window")
         return [Endpoint("serving_default", serve, [spec])]
 
+    def core(self) -> Any:
+        """`window` (B, L, F) float32 real units -> `forecast` (B, H, T) real units: the
+        serving function without its input checks (the client sends finite values)."""
+        import tensorflow as tf
+
+        from rnn_apps.portable import Core
+
+        self._check_fitted()
+        pre, network = self.preprocessor_, self.network_
+        lookback, f = self.config.lookback, len(pre.columns)
+
+        def fn(window: Any) -> dict[str, Any]:
+            y = network.forecast(pre.normalize(window))  # (B, H, T) scaled
+            return {"forecast": pre.denormalize(tf.cast(y, tf.float32))}
+
+        return Core(
+            fn=fn,
+            input_signature=[tf.TensorSpec([None, lookback, f], tf.float32, name="window")],
+            sample_inputs=self.sample_inputs()["serving_default"],
+            track=[pre, self.model_],
+            client=f"window: the last {lookback} rows of the columns {list(pre.columns)} in "
+            "real units, finite; forecast: the next horizon steps of the targets "
+            f"{list(pre.targets)}, real units.",
+        )
+
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
         pre = self.preprocessor_
         rng = np.random.default_rng(0)

@@ -168,7 +168,7 @@ class PanelForecaster(Task):
         )
         static, past = encoded[1], encoded[2]
         if past is not None:
-            past = ops.where(ops.isnan(past), 0.0, past)  # (B, L, P)
+            past = ops.where(ops.isnan(past), ops.zeros_like(past), past)  # (B, L, P)
         targets = len(self.config.targets)
         if targets > 1:
             lookback = self.config.lookback
@@ -181,7 +181,10 @@ class PanelForecaster(Task):
             past = ctx if past is None else ops.concatenate([past, ctx], axis=-1)
         net = [features]
         if encoded[0] is not None:
-            net.append(ops.where(ops.isnan(encoded[0]), 0.0, encoded[0]))  # (B, L + H, C)
+            future = encoded[0]
+            net.append(
+                ops.where(ops.isnan(future), ops.zeros_like(future), future)
+            )  # (B, L + H, C)
         if static is not None:
             net.append(static)  # (B, S)
         if past is not None:
@@ -477,38 +480,40 @@ class PanelForecaster(Task):
 
         return [Endpoint("serving_default", serve, specs)]
 
-    def _serve(self, window: Any, **covariates: Any) -> dict[str, Any]:
+    def _serve(self, window: Any, checks: bool = True, **covariates: Any) -> dict[str, Any]:
+        """The export's function; `checks=False` leaves out the input checks (the core)."""
         import tensorflow as tf
 
         cfg = self.config
         lookback, t = cfg.lookback, len(cfg.targets)
         shape = [None, lookback] + ([t] if t > 1 else [])
         dims = f"[batch, {lookback}" + (f", {t}]" if t > 1 else "]")
-        dynamic = tf.raw_ops.PlaceholderWithDefault(input=window, shape=[None] * len(shape))
-        checks = [
-            tf.debugging.assert_equal(
-                tf.shape(dynamic)[1:], shape[1:],
-                message=f"window must have shape {dims} (lookback steps, NaN-padded on the "
-                "left for a shorter series" + (", then the targets" if t > 1 else "")
-                + "); got [batch, ...] =",
-            ),
-            tf.debugging.assert_less_equal(
-                tf.shape(dynamic)[0], MAX_BATCH_WINDOWS,
-                message=f"at most {MAX_BATCH_WINDOWS} windows per request; split the batch",
-            ),
-        ]  # fmt: skip
-        for key in ("future_covariates", "static_numeric", "static_categorical",
-                    "past_covariates"):  # fmt: skip
-            if covariates.get(key) is not None:
-                checks.append(
-                    tf.debugging.assert_equal(
-                        tf.shape(covariates[key])[0],
-                        tf.shape(dynamic)[0],
-                        message=f"{key} must have one row per window",
-                    )  # fmt: skip
-                )
-        with tf.control_dependencies(checks):
-            window = tf.ensure_shape(tf.identity(dynamic), shape)
+        if checks:
+            dynamic = tf.raw_ops.PlaceholderWithDefault(input=window, shape=[None] * len(shape))
+            asserts = [
+                tf.debugging.assert_equal(
+                    tf.shape(dynamic)[1:], shape[1:],
+                    message=f"window must have shape {dims} (lookback steps, NaN-padded on the "
+                    "left for a shorter series" + (", then the targets" if t > 1 else "")
+                    + "); got [batch, ...] =",
+                ),
+                tf.debugging.assert_less_equal(
+                    tf.shape(dynamic)[0], MAX_BATCH_WINDOWS,
+                    message=f"at most {MAX_BATCH_WINDOWS} windows per request; split the batch",
+                ),
+            ]  # fmt: skip
+            for key in ("future_covariates", "static_numeric", "static_categorical",
+                        "past_covariates"):  # fmt: skip
+                if covariates.get(key) is not None:
+                    asserts.append(
+                        tf.debugging.assert_equal(
+                            tf.shape(covariates[key])[0],
+                            tf.shape(dynamic)[0],
+                            message=f"{key} must have one row per window",
+                        )  # fmt: skip
+                    )
+            with tf.control_dependencies(asserts):
+                window = tf.ensure_shape(tf.identity(dynamic), shape)
         internal = {}
         if t > 1:  # (B, L, T) -> one row per (window, target): (B * T, L)
             batch = tf.shape(window)[0]
@@ -516,54 +521,55 @@ class PanelForecaster(Task):
                         "target_index": tf.tile(tf.range(t), [batch])}  # fmt: skip
             covariates = {k: tf.repeat(v, t, axis=0) for k, v in covariates.items()}
             window = tf.reshape(tf.transpose(window, (0, 2, 1)), (-1, lookback))
-        observed = tf.logical_not(tf.math.is_nan(window))
-        finite = tf.where(observed, window, 0.0)
-        checks = [
-            tf.debugging.assert_less_equal(
-                tf.reduce_max(tf.abs(finite)), tf.constant(MAX_ABS_VALUE, tf.float32),
-                message=f"window holds inf or values beyond {MAX_ABS_VALUE:g}; check the units",
-            ),
-            tf.debugging.assert_equal(
-                tf.reduce_all(tf.reduce_any(observed, axis=1)), True,
-                message="a window has no observed value (all NaN"
-                + (" for some target" if t > 1 else "")
-                + "); drop it or give history",
-            ),
-        ]  # fmt: skip
-        if cfg.transform == "log":
-            checks.append(
-                tf.debugging.assert_equal(
-                    tf.reduce_all(tf.logical_or(tf.logical_not(observed), window > 0)),
-                    True,
-                    message="the model forecasts log values: every observed value must be > 0",
-                )  # fmt: skip
-            )
-        future = covariates.get("future_covariates")
-        if future is not None:
-            checks += [
-                tf.debugging.assert_equal(
-                    tf.reduce_any(tf.math.is_nan(future[:, lookback:])), False,
-                    message=f"future_covariates holds NaN in its last {cfg.horizon} steps (the "
-                    "horizon): give every future covariate for every step to forecast",
-                ),
+        if checks:
+            observed = tf.logical_not(tf.math.is_nan(window))
+            finite = tf.where(observed, window, 0.0)
+            asserts = [
                 tf.debugging.assert_less_equal(
-                    tf.reduce_max(tf.abs(tf.where(tf.math.is_nan(future), 0.0, future))),
-                    tf.constant(MAX_ABS_VALUE, tf.float32),
-                    message="future_covariates holds inf or values beyond "
-                    f"{MAX_ABS_VALUE:g}; check the units",
+                    tf.reduce_max(tf.abs(finite)), tf.constant(MAX_ABS_VALUE, tf.float32),
+                    message=f"window holds inf or values beyond {MAX_ABS_VALUE:g}; check the units",
+                ),
+                tf.debugging.assert_equal(
+                    tf.reduce_all(tf.reduce_any(observed, axis=1)), True,
+                    message="a window has no observed value (all NaN"
+                    + (" for some target" if t > 1 else "")
+                    + "); drop it or give history",
                 ),
             ]  # fmt: skip
-        past = covariates.get("past_covariates")
-        if past is not None:
-            checks.append(
-                tf.debugging.assert_less_equal(
-                    tf.reduce_max(tf.abs(tf.where(tf.math.is_nan(past), 0.0, past))),
-                    tf.constant(MAX_ABS_VALUE, tf.float32),
-                    message=f"past_covariates holds inf or values beyond {MAX_ABS_VALUE:g}",
-                )  # fmt: skip
-            )
-        with tf.control_dependencies(checks):
-            window = tf.identity(window)
+            if cfg.transform == "log":
+                asserts.append(
+                    tf.debugging.assert_equal(
+                        tf.reduce_all(tf.logical_or(tf.logical_not(observed), window > 0)),
+                        True,
+                        message="the model forecasts log values: every observed value must be > 0",
+                    )  # fmt: skip
+                )
+            future = covariates.get("future_covariates")
+            if future is not None:
+                asserts += [
+                    tf.debugging.assert_equal(
+                        tf.reduce_any(tf.math.is_nan(future[:, lookback:])), False,
+                        message=f"future_covariates holds NaN in its last {cfg.horizon} steps (the "
+                        "horizon): give every future covariate for every step to forecast",
+                    ),
+                    tf.debugging.assert_less_equal(
+                        tf.reduce_max(tf.abs(tf.where(tf.math.is_nan(future), 0.0, future))),
+                        tf.constant(MAX_ABS_VALUE, tf.float32),
+                        message="future_covariates holds inf or values beyond "
+                        f"{MAX_ABS_VALUE:g}; check the units",
+                    ),
+                ]  # fmt: skip
+            past = covariates.get("past_covariates")
+            if past is not None:
+                asserts.append(
+                    tf.debugging.assert_less_equal(
+                        tf.reduce_max(tf.abs(tf.where(tf.math.is_nan(past), 0.0, past))),
+                        tf.constant(MAX_ABS_VALUE, tf.float32),
+                        message=f"past_covariates holds inf or values beyond {MAX_ABS_VALUE:g}",
+                    )  # fmt: skip
+                )
+            with tf.control_dependencies(asserts):
+                window = tf.identity(window)
         net_inputs, level, scale = self._network_inputs(
             {"window": window, **covariates, **internal}
         )
@@ -583,6 +589,39 @@ class PanelForecaster(Task):
                 v = tf.reshape(v, tf.concat([[-1, t], tf.shape(v)[1:]], 0))
                 out[k] = tf.transpose(v, [0, 2, 1, *range(3, v.shape.rank)])
         return out
+
+    def core(self) -> Any:
+        """`serving_default` without its input checks, for LiteRT and ONNX: the same inputs
+        (real units, NaN = not observed) and outputs. A model with categorical static
+        covariates (or `series_embedding`) has none: its string lookups stay in the
+        SavedModel."""
+        from rnn_apps.portable import Core
+
+        self._check_fitted()
+        if self.covariates_facts()["static_categorical"]:
+            raise UserInputError(
+                "this panel model reads categorical static covariates (strings), which LiteRT "
+                "and ONNX cores do not take; export a SavedModel, or train with numeric "
+                "static covariates only."
+            )
+        specs = self._input_specs()
+        names = [sp.name for sp in specs]
+
+        def fn(*args: Any) -> dict[str, Any]:
+            return self._serve(checks=False, **dict(zip(names, args)))
+
+        t = len(self.config.targets)
+        return Core(
+            fn=fn,
+            input_signature=specs,
+            sample_inputs=self.sample_inputs()["serving_default"],
+            track=[self.model_],
+            client=f"window: the last {self.config.lookback} values of a series in real units"
+            + (f", one column per target {self.config.targets}" if t > 1 else "")
+            + ", NaN-padded on the left when shorter (at least one observed value per window"
+            + (" and target" if t > 1 else "")
+            + ", no inf); outputs in real units as the SavedModel's.",
+        )
 
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
         rng = np.random.default_rng(0)

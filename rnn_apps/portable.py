@@ -1,0 +1,289 @@
+"""LiteRT and ONNX exports of a task's tensor-only core, verified like the SavedModel.
+
+A task's `core()` is the part of its serving graph that takes and returns numeric tensors
+(token ids in, probabilities out; windows in real units in, forecasts out): what a phone, a
+browser or an ONNX runtime can run. The string handling around it (tokenising, looking up
+words, naming classes and tags) stays with the client, which reads what it needs from the
+export's `metadata.json`. `export_core` converts the core:
+
+- **LiteRT** with builtin ops only (`TFLiteConverter.from_saved_model` of the core written
+  with `keras.export.ExportArchive`, as `keras.Model.export(format="litert")` does, but
+  without select TF ops: the interpreter of `ai-edge-litert` has none). The recurrent
+  layers' loops become builtin `WHILE` subgraphs, which needs static shapes: the batch is
+  fixed (`batch_size`, default 1, one request at a time). `quantize=True` applies
+  dynamic-range int8 quantisation (weights int8, activations float).
+- **ONNX** with tf2onnx (its `--saved-model` conversion, opset `ONNX_OPSET`), dynamic batch.
+
+Each export is run in a clean process by `rnn_apps/runtime.py` (numpy and the runtime only,
+no TensorFlow) on the task's sample inputs and compared with the core run in process.
+
+Layout: `DIR/model.tflite` or `DIR/model.onnx`, and `DIR/metadata.json` (the task's metadata
+plus `core`: inputs, outputs, batch size, what the client does, and the verification).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnn_apps.errors import UserInputError
+from rnn_apps.runtime import LITERT_FILE, METADATA_FILE, ONNX_FILE
+
+FORMATS = ("saved_model", "litert", "onnx")
+ONNX_OPSET = 17
+#: Largest |LiteRT or ONNX - in process| accepted for a float export (float32 kernels differ
+#: in summation order; a recurrent loop accumulates it). Quantised exports report theirs.
+ATOL = 1e-3
+
+
+@dataclasses.dataclass
+class Core:
+    """The tensor-only part of a task's serving graph.
+
+    Attributes:
+        fn: Tensors (positional, in `input_signature` order) -> dict of named tensors (no
+            asserts, no strings).
+        input_signature: One `tf.TensorSpec` per input, batch dimension None, named.
+        sample_inputs: Inputs to verify with, `{name: array}` (a few rows).
+        track: Keras models and layers whose variables `fn` uses.
+        client: What the client does around the core (before and after), for
+            `metadata.json` and README.
+    """
+
+    fn: Callable[..., dict[str, Any]]
+    input_signature: Sequence[Any]
+    sample_inputs: Mapping[str, np.ndarray]
+    track: Sequence[Any]
+    client: str
+
+
+@dataclasses.dataclass
+class PortableReport:
+    """What `export_core` wrote and measured."""
+
+    path: Path
+    format: str
+    quantized: bool
+    size_mb: float
+    max_abs_diff: dict[str, float]
+    latency_ms_median: float
+    metadata: dict[str, Any]
+
+
+def _specs(core: Core, batch: int | None) -> list[Any]:
+    import tensorflow as tf
+
+    return [
+        tf.TensorSpec([batch, *s.shape[1:]], s.dtype, name=s.name) for s in core.input_signature
+    ]
+
+
+def _write_core(core: Core, batch: int | None, out: Path) -> None:
+    """The core as a SavedModel (signature `serving_default`, the given batch dimension),
+    written with `keras.export.ExportArchive`: what both converters read."""
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    for obj in core.track:
+        archive.track(obj)
+    archive.add_endpoint("serving_default", core.fn, input_signature=_specs(core, batch))
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        archive.write_out(str(out), verbose=False)
+    finally:
+        logger.setLevel(level)
+
+
+def _litert_bytes(core: Core, batch_size: int, quantize: bool, work: Path) -> bytes:
+    import tensorflow as tf
+
+    _write_core(core, batch_size, work / "core")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(work / "core"))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.experimental_enable_resource_variables = True
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()
+
+
+def _write_onnx(core: Core, out: Path, work: Path) -> None:
+    """tf2onnx's documented path: its command line on the core's SavedModel (which turns
+    the values a function captures into constants, as `from_function` does not)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tf2onnx") is None:
+        raise UserInputError(
+            "ONNX export needs tf2onnx and onnxruntime: pip install 'rnn_apps[export]'."
+        )
+    _write_core(core, None, work / "core")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(work / "core"),
+         "--signature_def", "serving_default", "--opset", str(ONNX_OPSET),
+         "--output", str(out)],
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    if proc.returncode != 0 or not out.is_file():
+        raise RuntimeError(proc.stderr)
+
+
+def _first_error(err: Exception) -> str:
+    """The converter's first `error:` line (its messages run to pages)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error:" in ln] or lines or [type(err).__name__]
+    text = errors[0]
+    return text[text.index("error:") :] if "error:" in text else text
+
+
+def export_core(
+    core: Core,
+    path: str | os.PathLike,
+    *,
+    format: str,
+    metadata: Mapping[str, Any],
+    quantize: bool = False,
+    batch_size: int = 1,
+    verify: bool = True,
+) -> PortableReport:
+    """Converts `core` to LiteRT or ONNX at `path` (a folder, replaced atomically), with
+    `metadata.json`, verified in a clean process.
+
+    Args:
+        core: The task's `Core`.
+        path: Destination folder.
+        format: `"litert"` or `"onnx"`.
+        metadata: The task's export metadata (vocabulary, scaling, names ...).
+        quantize: Dynamic-range int8 quantisation (LiteRT only).
+        batch_size: LiteRT's fixed batch (the rows of one request).
+        verify: Run the export in a clean process and compare with the core in process
+            (within `ATOL` unless quantised).
+
+    Raises:
+        UserInputError: an unknown format, `quantize` with ONNX, a missing runtime, a core
+            the converter cannot convert (its first error line), or a verification mismatch.
+    """
+    import tensorflow as tf
+
+    from rnn_apps.export import _atomic_replace, _check_export_dest
+    from rnn_apps.reporting import to_jsonable
+
+    if format not in ("litert", "onnx"):
+        raise UserInputError(f"format must be one of {FORMATS}, got {format!r}.")
+    if quantize and format != "litert":
+        raise UserInputError("quantize applies to LiteRT exports; drop it for ONNX.")
+    if batch_size < 1:
+        raise UserInputError(f"batch_size must be >= 1, got {batch_size}.")
+    path = Path(path).absolute()
+    _check_export_dest(path, marker=(LITERT_FILE, ONNX_FILE))
+    feed = {s.name: np.asarray(core.sample_inputs[s.name]) for s in core.input_signature}
+    rows = len(next(iter(feed.values())))
+    rows -= rows % batch_size
+    if rows == 0:
+        raise UserInputError(f"the sample inputs have fewer rows than batch_size={batch_size}.")
+    feed = {k: v[:rows] for k, v in feed.items()}
+    fn = tf.function(core.fn, input_signature=_specs(core, None))
+    args = [tf.constant(feed[s.name]) for s in core.input_signature]
+    expected = {k: np.asarray(v) for k, v in fn(*args).items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        staging = tmp / "export"
+        staging.mkdir()
+        try:
+            if format == "litert":
+                blob = _litert_bytes(core, batch_size, quantize, tmp)
+                (staging / LITERT_FILE).write_bytes(blob)
+            else:
+                _write_onnx(core, staging / ONNX_FILE, tmp)
+        except UserInputError:
+            raise
+        except Exception as err:  # the converter's own exception types vary by version
+            if os.environ.get("RNN_APPS_DEBUG_EXPORT"):
+                raise
+            raise UserInputError(
+                f"the {metadata.get('task', 'task')} core does not convert to {format}: "
+                f"{_first_error(err)[:300]}"
+            ) from None
+        meta = dict(to_jsonable(dict(metadata)))
+        meta["format"] = format
+        meta["core"] = {
+            "inputs": [
+                {
+                    "name": s.name,
+                    "shape": [None if d is None else int(d) for d in s.shape],
+                    "dtype": s.dtype.name,
+                }
+                for s in core.input_signature
+            ],  # fmt: skip
+            "outputs": sorted(expected),
+            "batch_size": batch_size if format == "litert" else None,
+            "quantized": bool(quantize),
+            "client": core.client,
+        }
+        (staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        result: dict[str, Any] = {"max_abs_diff": {}, "latency_ms_median": float("nan")}
+        if verify:
+            result = _verify(staging, feed, expected)
+            worst = max(result["max_abs_diff"].values(), default=0.0)
+            if not quantize and not worst <= ATOL:
+                raise UserInputError(
+                    f"the {format} export differs from the model in process by up to "
+                    f"{worst:.3g} (> {ATOL}); see {result['max_abs_diff']}."
+                )
+            meta["core"]["verification"] = {
+                "max_abs_diff": result["max_abs_diff"],
+                "rows": rows,
+                "runtime": "ai-edge-litert" if format == "litert" else "onnxruntime",
+            }
+            (staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        _atomic_replace(staging, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    size = sum(f.stat().st_size for f in path.iterdir() if f.name != METADATA_FILE)
+    return PortableReport(
+        path=path,
+        format=format,
+        quantized=bool(quantize),
+        size_mb=round(size / 2**20, 3),
+        max_abs_diff=result["max_abs_diff"],
+        latency_ms_median=result["latency_ms_median"],
+        metadata=meta,
+    )
+
+
+def _verify(
+    folder: Path, feed: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray]
+) -> dict[str, Any]:
+    """Runs `rnn_apps/runtime.py verify` in a clean process (no TensorFlow, no rnn_apps)."""
+    import rnn_apps.runtime as runtime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        np.savez(Path(tmp) / "inputs.npz", **feed)
+        np.savez(Path(tmp) / "expected.npz", **expected)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        proc = subprocess.run(
+            [sys.executable, "-I", runtime.__file__, "verify", str(folder),
+             str(Path(tmp) / "inputs.npz"), str(Path(tmp) / "expected.npz")],
+            capture_output=True, text=True, timeout=600, env=env, cwd=tmp,
+        )  # fmt: skip
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()] or ["?"]
+        raise UserInputError(f"running the export in a clean process failed: {lines[-1][:300]}")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "error" in report:
+        raise UserInputError(f"the export's outputs do not match: {report['error']}")
+    if report["tensorflow_imported"] or report["rnn_apps_imported"]:
+        raise UserInputError("the export's runtime check imported TensorFlow or rnn_apps.")
+    return report
