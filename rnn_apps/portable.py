@@ -58,6 +58,10 @@ class Core:
         track: Keras models and layers whose variables `fn` uses.
         client: What the client does around the core (before and after), for
             `metadata.json` and README.
+        litert_shapes: Per input, the static shape (without the batch) LiteRT needs where
+            the signature has other dynamic dimensions (e.g. a sentence length: a recurrent
+            loop over a dynamic batch x length does not lower to builtin ops); the client pads
+            its inputs with zeros to it (0 must mean padding).
     """
 
     fn: Callable[..., dict[str, Any]]
@@ -65,6 +69,7 @@ class Core:
     sample_inputs: Mapping[str, np.ndarray]
     track: Sequence[Any]
     client: str
+    litert_shapes: Mapping[str, Sequence[int]] | None = None
 
 
 @dataclasses.dataclass
@@ -80,15 +85,34 @@ class PortableReport:
     metadata: dict[str, Any]
 
 
-def _specs(core: Core, batch: int | None) -> list[Any]:
+def _specs(core: Core, batch: int | None, static: bool = False) -> list[Any]:
+    """The core's input specs with the given batch dimension (and, `static`, the
+    `litert_shapes`)."""
     import tensorflow as tf
 
+    fixed = dict(core.litert_shapes or {}) if static else {}
     return [
-        tf.TensorSpec([batch, *s.shape[1:]], s.dtype, name=s.name) for s in core.input_signature
+        tf.TensorSpec([batch, *fixed.get(s.name, s.shape[1:])], s.dtype, name=s.name)
+        for s in core.input_signature
     ]
 
 
-def _write_core(core: Core, batch: int | None, out: Path) -> None:
+def _pad_to(feed: Mapping[str, np.ndarray], shapes: Mapping[str, Sequence[int]]) -> dict:
+    """Inputs zero-padded (at the end of each dimension) to `shapes` (without the batch)."""
+    out = {}
+    for name, value in feed.items():
+        value = np.asarray(value)
+        if name in shapes:
+            want = list(shapes[name])
+            if any(h > w for h, w in zip(value.shape[1:], want)):
+                raise UserInputError(f"{name} has shape {value.shape}, longer than {want}.")
+            pad = [(0, 0)] + [(0, w - h) for h, w in zip(value.shape[1:], want)]
+            value = np.pad(value, pad)
+        out[name] = value
+    return out
+
+
+def _write_core(core: Core, batch: int | None, out: Path, static: bool = False) -> None:
     """The core as a SavedModel (signature `serving_default`, the given batch dimension),
     written with `keras.export.ExportArchive`: what both converters read."""
     import keras
@@ -97,7 +121,7 @@ def _write_core(core: Core, batch: int | None, out: Path) -> None:
     archive = keras.export.ExportArchive()
     for obj in core.track:
         archive.track(obj)
-    archive.add_endpoint("serving_default", core.fn, input_signature=_specs(core, batch))
+    archive.add_endpoint("serving_default", core.fn, input_signature=_specs(core, batch, static))
     logger = tf.get_logger()
     level = logger.level
     logger.setLevel("ERROR")
@@ -110,7 +134,7 @@ def _write_core(core: Core, batch: int | None, out: Path) -> None:
 def _litert_bytes(core: Core, batch_size: int, quantize: bool, work: Path) -> bytes:
     import tensorflow as tf
 
-    _write_core(core, batch_size, work / "core")
+    _write_core(core, batch_size, work / "core", static=True)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(work / "core"))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.experimental_enable_resource_variables = True
@@ -136,7 +160,9 @@ def _write_onnx(core: Core, out: Path, work: Path) -> None:
         capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     if proc.returncode != 0 or not out.is_file():
-        raise RuntimeError(proc.stderr)
+        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines or ["?"]
+        raise RuntimeError(errors[-1])
 
 
 def _first_error(err: Exception) -> str:
@@ -144,7 +170,7 @@ def _first_error(err: Exception) -> str:
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     errors = [ln for ln in lines if "error:" in ln] or lines or [type(err).__name__]
     text = errors[0]
-    return text[text.index("error:") :] if "error:" in text else text
+    return text[text.rindex("error:") + len("error:") :].strip() if "error:" in text else text
 
 
 def export_core(
@@ -193,6 +219,8 @@ def export_core(
     if rows == 0:
         raise UserInputError(f"the sample inputs have fewer rows than batch_size={batch_size}.")
     feed = {k: v[:rows] for k, v in feed.items()}
+    if format == "litert" and core.litert_shapes:
+        feed = _pad_to(feed, core.litert_shapes)
     fn = tf.function(core.fn, input_signature=_specs(core, None))
     args = [tf.constant(feed[s.name]) for s in core.input_signature]
     expected = {k: np.asarray(v) for k, v in fn(*args).items()}
@@ -225,7 +253,7 @@ def export_core(
                     "shape": [None if d is None else int(d) for d in s.shape],
                     "dtype": s.dtype.name,
                 }
-                for s in core.input_signature
+                for s in _specs(core, None, static=format == "litert")
             ],  # fmt: skip
             "outputs": sorted(expected),
             "batch_size": batch_size if format == "litert" else None,

@@ -75,12 +75,19 @@ class PortableModel:
         else:
             raise FileNotFoundError(f"{self.path} holds neither {LITERT_FILE} nor {ONNX_FILE}")
         self._dtypes = {spec["name"]: spec["dtype"] for spec in core["inputs"]}
+        self._shapes = {spec["name"]: spec["shape"] for spec in core["inputs"]}
 
     def __call__(self, **inputs: Any) -> dict[str, np.ndarray]:
         missing = [n for n in self.input_names if n not in inputs]
         if missing:
             raise ValueError(f"missing input(s) {missing}; the model takes {self.input_names}")
         feed = {n: np.asarray(inputs[n], dtype=self._dtypes[n]) for n in self.input_names}
+        for n, value in feed.items():  # zero-pad to a LiteRT core's static shapes
+            want = self._shapes[n][1:]
+            if value.ndim == len(want) + 1 and None not in want:
+                short = [(0, max(w - h, 0)) for h, w in zip(value.shape[1:], want)]
+                if any(p for _, p in short):
+                    feed[n] = np.pad(value, [(0, 0), *short])
         if self.format == "onnx":
             values = self._session.run(self.output_names, feed)
             return dict(zip(self.output_names, values))

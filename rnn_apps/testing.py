@@ -291,7 +291,10 @@ def run_task_test(
        `train` in a folder holding another configuration's backup is refused in one line;
     7. bad input: an infinite learning rate is refused, a damaged `pipeline.json` is refused in
        one line, and each `(fn, match)` of `bad_inputs` is called with the trained task and with
-       the SavedModel predictor and must raise a one-line `UserInputError` matching `match`.
+       the SavedModel predictor and must raise a one-line `UserInputError` matching `match`;
+    8. a task with a tensor-only `core()` exports it as LiteRT (`rnn-apps <task> export
+       --format litert`) and ONNX, each verified in a clean process without TensorFlow, and
+       `rnn_apps.runtime.PortableModel` runs both.
 
     Args:
         task_cls: The `Task` subclass.
@@ -420,4 +423,30 @@ def run_task_test(
     for fn, match in bad_inputs:
         for model in (task, predictor):
             _assert_one_line_error(lambda fn=fn, model=model: fn(model), match)
+
+    # 8. LiteRT and ONNX of the tensor-only core (tasks that have one): converted, run in a
+    #    clean process without TensorFlow and compared there; the LiteRT one from the CLI
+    from rnn_apps.errors import UserInputError
+
+    try:
+        core = task.core()
+    except UserInputError:
+        core = None
+    if core is not None:
+        from rnn_apps.portable import ATOL
+        from rnn_apps.runtime import PortableModel
+
+        code, out, err = _cli_main(
+            [name, "export", "--model", str(run), "--format", "litert", "--json"]
+        )
+        assert code == 0, err[-3000:]
+        assert json.loads(out)["litert"] == str(run / "litert")
+        report = task.export(tmp_path / "onnx", format="onnx")
+        assert max(report.max_abs_diff.values()) <= ATOL, report.max_abs_diff
+        for path in (run / "litert", tmp_path / "onnx"):
+            portable = PortableModel(path)
+            assert portable.metadata["task"] == name
+            assert portable.input_names == [s.name for s in core.input_signature]
+            got = portable(**core.sample_inputs)
+            assert set(got) == set(portable.output_names)
     return task

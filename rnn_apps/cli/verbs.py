@@ -195,9 +195,23 @@ class TaskCLI:
         self.add_predict_args(p)
         p.set_defaults(func=self._predict)
 
-        p = verbs.add_parser("export", help="write a verified SavedModel of a trained pipeline")
+        p = verbs.add_parser(
+            "export", help="write a verified SavedModel (or LiteRT / ONNX) of a trained pipeline"
+        )
         add_common_args(p)
         self._add_model_arg(p, what="a training output folder (or its pipeline/ folder)")
+        p.add_argument(
+            "--format",
+            choices=("saved_model", "litert", "onnx"),
+            default="saved_model",
+            help="saved_model (raw input, default; DIR/saved_model), or the tensor-only core as "
+            "litert (DIR/litert) or onnx (DIR/onnx), verified in a clean process",
+        )
+        p.add_argument(
+            "--quantize",
+            action="store_true",
+            help="LiteRT with dynamic-range int8 weights (smaller; check its accuracy)",
+        )
         p.set_defaults(func=self._export)
 
     def _add_model_arg(self, p: argparse.ArgumentParser, what: str | None = None) -> None:
@@ -372,13 +386,34 @@ class TaskCLI:
                 f"--model {str(src)!r} is already an exported SavedModel; give the training "
                 "output folder it came from."
             )
+        fmt = getattr(args, "format", "saved_model")
         if args.output_dir:
             dest = check_output_path(Path(args.output_dir))
         else:
             pipeline = resolve_pipeline_dir(src)
-            dest = (pipeline.parent if pipeline.name == "pipeline" else src) / SAVED_MODEL_DIR
+            folder = SAVED_MODEL_DIR if fmt == "saved_model" else fmt
+            dest = (pipeline.parent if pipeline.name == "pipeline" else src) / folder
         task = self.task_class().load(src)
-        report = task.export(dest)
+        report = task.export(dest, format=fmt, quantize=getattr(args, "quantize", False))
+        if fmt != "saved_model":
+            doc = {
+                fmt: str(dest), "size_mb": report.size_mb, "quantized": report.quantized,
+                "max_abs_diff": report.max_abs_diff,
+                "latency_ms_median": round(report.latency_ms_median, 3),
+            }  # fmt: skip
+            if getattr(args, "json", False):
+                print(json.dumps(doc, indent=2), file=_stdout(args))
+                return 0
+            worst = max(report.max_abs_diff.values(), default=0.0)
+            print(
+                f"Exported a verified {fmt} core to {dest} ({report.size_mb:.2f} MB, largest "
+                f"difference from the model in process {worst:.2g}, "
+                f"{report.latency_ms_median:.2f} ms per request).",
+                file=_stdout(args),
+            )
+            print("Run it with rnn_apps/runtime.py (PortableModel); no TensorFlow needed.",
+                  file=_stdout(args))  # fmt: skip
+            return 0
         signatures = sorted(report.metadata["signatures"])
         if getattr(args, "json", False):
             doc = {"saved_model": str(dest), "signatures": signatures, "verified": report.verified}

@@ -162,34 +162,43 @@ class CRF(keras.layers.Layer):
         trans, start, end = self._scores()
         potentials = ops.cast(potentials, "float32")
         mask = self._mask(potentials, mask)
-        steps = tf.shape(potentials)[1]
+        # One masked step appended, so that both loops run at least once (a converter needs
+        # their TensorArrays non-empty) and each writes at its own iteration index (what
+        # LiteRT and tf2onnx lower to builtin loops and scan outputs); removed at the end.
+        potentials = tf.concat([potentials, tf.zeros_like(potentials[:, :1])], axis=1)
+        mask = tf.concat([mask, tf.zeros_like(mask[:, :1])], axis=1)
+        steps = tf.shape(potentials)[1]  # T + 1 >= 2
         identity = tf.range(self.num_tags, dtype=tf.int32)
         delta = start[None, :] + potentials[:, 0]  # (B, K)
-        backs = tf.TensorArray(tf.int32, size=steps, element_shape=tf.TensorShape([None, None]))
-        backs = backs.write(0, tf.zeros_like(delta, tf.int32))  # unused: step 0 has no past
+        backs = tf.TensorArray(tf.int32, size=steps - 1, element_shape=delta.shape)
 
-        def forward(t, delta, backs):
+        def forward(i, delta, backs):  # step t = i + 1
+            t = i + 1
             cand = delta[:, :, None] + trans[None]  # (B, K prev, K next)
             best_prev = tf.argmax(cand, axis=1, output_type=tf.int32)  # (B, K)
             new = tf.reduce_max(cand, axis=1) + potentials[:, t]
             m = mask[:, t, None]
             back = tf.where(m, best_prev, identity[None, :])  # padding: stay on the same tag
-            return t + 1, tf.where(m, new, delta), backs.write(t, back)
+            return i + 1, tf.where(m, new, delta), backs.write(i, back)
 
         _, delta, backs = tf.while_loop(
-            lambda t, *_: t < steps, forward, (tf.constant(1), delta, backs)
+            lambda i, *_: i < steps - 1, forward, (tf.constant(0), delta, backs)
         )
+        backs = backs.stack()  # (T, B, K): the best previous tag at steps 1 .. T
         final = delta + end[None, :]
         last = tf.argmax(final, axis=1, output_type=tf.int32)  # (B,)
-        best = tf.TensorArray(tf.int32, size=steps, element_shape=tf.TensorShape([None]))
-        best = best.write(steps - 1, last)
+        best = tf.TensorArray(tf.int32, size=steps - 1, element_shape=last.shape)
 
-        def backward(t, tag, best):  # tag at step t -> the best tag at step t - 1
-            prev = tf.gather(backs.read(t), tag, batch_dims=1)
-            return t - 1, prev, best.write(t - 1, prev)
+        def backward(i, tag, best):  # the tag at step t = T - i -> the best at step t - 1
+            prev = tf.gather(backs[steps - 2 - i], tag, batch_dims=1)
+            return i + 1, prev, best.write(i, prev)
 
-        _, _, best = tf.while_loop(lambda t, *_: t > 0, backward, (steps - 1, last, best))
-        tags = tf.transpose(best.stack())  # (T, B) -> (B, T)
+        _, _, best = tf.while_loop(
+            lambda i, *_: i < steps - 1, backward, (tf.constant(0), last, best)
+        )
+        tags = tf.concat([tf.reverse(best.stack(), [0]), last[None]], axis=0)  # (T + 1, B)
+        tags = tf.transpose(tags)[:, :-1]  # (B, T)
+        mask = mask[:, :-1]
         any_real = tf.reduce_any(mask, axis=1)
         return tf.where(mask, tags, 0), tf.where(any_real, tf.reduce_max(final, axis=1), 0.0)
 

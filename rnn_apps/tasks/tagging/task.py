@@ -51,6 +51,10 @@ from rnn_apps.tasks.tagging.unlabelled import (
 _BUCKETS = [8, 16, 24, 32, 48, 64, 128]
 
 
+#: Tokens per sentence of the LiteRT core (its recurrent loops need a static length).
+LITERT_TOKENS = 128
+
+
 class Tagger(Task):
     """Sequence tagger: fit on tagged sentences, tag tokens or raw text, export.
 
@@ -242,6 +246,49 @@ class Tagger(Task):
             Endpoint("tag", self._tag_fn, [tf.TensorSpec([None, None], tf.string, name="tokens")]),
         ]
 
+    def core(self) -> Any:
+        """`words` (B, T) int32 and `chars` (B, T, C) int32 ids (0 = padding) -> `tag_ids`
+        (B, T) int32 (0 on padding) and `scores` (B, T): the tagging graph between the string
+        lookups, for LiteRT and ONNX."""
+        import tensorflow as tf
+
+        from rnn_apps.portable import Core
+
+        self._check_fitted()
+        pre = self.preprocessor_
+
+        def fn(words: Any, chars: Any) -> dict[str, Any]:
+            x = {"words": words, "chars": chars}
+            mask = words > 0
+            scores = self.model_.core(x, training=False)  # (B, T, K)
+            if self.model_.crf is not None:
+                ids = self.model_.crf.decode(scores, mask)[0]
+            else:
+                ids = tf.where(mask, tf.argmax(scores, axis=-1, output_type=tf.int32), 0)
+            prob = tf.gather(tf.nn.softmax(scores), ids, batch_dims=2)  # (B, T)
+            return {"tag_ids": tf.cast(ids, tf.int32), "scores": tf.where(mask, prob, 0.0)}
+
+        tokens = self.sample_inputs()["tag"]["tokens"]
+        x = pre(tf.constant(tokens.astype(str)))
+        return Core(
+            fn=fn,
+            input_signature=[
+                tf.TensorSpec([None, None], tf.int32, name="words"),
+                tf.TensorSpec([None, None, pre.max_word_chars], tf.int32, name="chars"),
+            ],
+            sample_inputs={k: np.asarray(v) for k, v in x.items()},
+            track=[self.model_],
+            litert_shapes={
+                "words": [LITERT_TOKENS],
+                "chars": [LITERT_TOKENS, pre.max_word_chars],
+            },  # fmt: skip
+            client="words: each token lowercased, its index in metadata `words` + 2 (1 = "
+            "unknown, 0 = padding); chars: its first "
+            f"{pre.max_word_chars} characters, each its index in metadata `chars` + 2 (1 = "
+            "unknown, 0 = padding); a LiteRT core takes sentences zero-padded to "
+            f"{LITERT_TOKENS} tokens (split longer ones); tag_ids: indices into metadata `tags`.",
+        )
+
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
         return {
             "tag_text": {"text": np.array(["I don't know, Tom's dog.", ""], dtype=object)},
@@ -257,6 +304,7 @@ class Tagger(Task):
             "column": self.config.column,
             "tags": list(pre.tags),
             "words": list(pre.words or []),
+            "chars": list(pre.chars or []),
             "num_tagged_words": pre.num_tagged_words,
             "max_batch_sentences": MAX_TAG_BATCH,
             "max_sentence_tokens": MAX_SENTENCE_TOKENS,
