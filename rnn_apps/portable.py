@@ -62,6 +62,8 @@ class Core:
             the signature has other dynamic dimensions (e.g. a sentence length: a recurrent
             loop over a dynamic batch x length does not lower to builtin ops); the client pads
             its inputs with zeros to it (0 must mean padding).
+        metadata: Facts only a client of the core needs (vocabularies the SavedModel keeps
+            in its graph), added to `metadata.json`.
     """
 
     fn: Callable[..., dict[str, Any]]
@@ -70,6 +72,7 @@ class Core:
     track: Sequence[Any]
     client: str
     litert_shapes: Mapping[str, Sequence[int]] | None = None
+    metadata: Mapping[str, Any] | None = None
 
 
 @dataclasses.dataclass
@@ -244,7 +247,7 @@ def export_core(
                 f"the {metadata.get('task', 'task')} core does not convert to {format}: "
                 f"{_first_error(err)[:300]}"
             ) from None
-        meta = dict(to_jsonable(dict(metadata)))
+        meta = dict(to_jsonable({**dict(metadata), **dict(core.metadata or {})}))
         meta["format"] = format
         meta["core"] = {
             "inputs": [

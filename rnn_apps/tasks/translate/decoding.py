@@ -95,7 +95,8 @@ def greedy_decode(
         nxt = tf.where(finished, 0, nxt)
         score = score + tf.where(finished, 0.0, token_logp)
         length = length + tf.where(finished, 0, 1)
-        out = out + tf.one_hot(t, max_length, dtype=tf.int32)[None, :] * nxt[:, None]
+        # a rank-1 index: tf2onnx converts one_hot of vectors only
+        out = out + tf.one_hot(t[None], max_length, dtype=tf.int32) * nxt[:, None]
         finished = finished | tf.equal(nxt, dec.end_id)
         return t + 1, nxt, out, finished, score, length, new_states
 

@@ -289,6 +289,43 @@ class Translator(Task):
             ),
         ]
 
+    def core(self) -> Any:
+        """`source` (B, S) int32 ids (0 = padding) -> `tokens` (B, max_decode_length) int32
+        greedy target ids (0 after `[end]`) and `score` (B,): the translation graph between
+        the string steps, with greedy decoding (the SavedModel's default is a beam of
+        `beam_width`), for LiteRT and ONNX."""
+        import tensorflow as tf
+
+        from rnn_apps.portable import Core
+
+        self._check_fitted()
+        pre, cfg = self.preprocessor_, self.config
+
+        def fn(source: Any) -> dict[str, Any]:
+            tokens, score = greedy_decode(
+                self._decoder(), source, cfg.max_decode_length, cfg.length_penalty
+            )
+            return {"tokens": tokens, "score": score}
+
+        source = pre.encode_source(tf.constant(np.array(SAMPLE_TEXTS, dtype=object)))
+        state = pre.get_state()
+        return Core(
+            fn=fn,
+            input_signature=[tf.TensorSpec([None, None], tf.int32, name="source")],
+            sample_inputs={"source": np.asarray(source, "int32")},
+            track=[self.encoder_, self.decoder_],
+            litert_shapes={"source": [cfg.max_tokens]},
+            metadata={
+                "source_vocabulary": state["source_vocabulary"],
+                "target_vocabulary": state["target_vocabulary"],
+            },
+            client="source: the sentence standardised as rnn_apps.layers.translate_preprocessor "
+            "documents (lower-case, punctuation split off), each token's index in "
+            f"`source_vocabulary` (1 = [UNK]), zero-padded (LiteRT: to {cfg.max_tokens} "
+            "tokens); tokens: indices into `target_vocabulary` up to [end], to join with "
+            "spaces and detokenise.",
+        )
+
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
         text = np.array(SAMPLE_TEXTS, dtype=object)
         return {
