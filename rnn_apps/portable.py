@@ -23,6 +23,7 @@ plus `core`: inputs, outputs, batch size, what the client does, and the verifica
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -86,6 +87,29 @@ class PortableReport:
     max_abs_diff: dict[str, float]
     latency_ms_median: float
     metadata: dict[str, Any]
+
+
+@contextlib.contextmanager
+def _inference_cells(objs: Sequence[Any]):
+    """Recurrent cells traced without their dropout rates (restored after). A Keras cell
+    draws its dropout mask from a seed generator whether or not it is training, and that
+    int64 state read inside a decoding loop is what tf2onnx cannot freeze; at inference the
+    mask is never applied, so the traced function computes the same outputs."""
+    from rnn_apps._compat import flatten_layers
+
+    saved = []
+    for obj in objs:
+        for layer in flatten_layers(obj):
+            if hasattr(layer, "get_dropout_mask"):
+                for attr in ("dropout", "recurrent_dropout"):
+                    if getattr(layer, attr, 0) > 0:
+                        saved.append((layer, attr, getattr(layer, attr)))
+                        setattr(layer, attr, 0.0)
+    try:
+        yield
+    finally:
+        for layer, attr, value in saved:
+            setattr(layer, attr, value)
 
 
 def _specs(core: Core, batch: int | None, static: bool = False) -> list[Any]:
@@ -216,6 +240,13 @@ def export_core(
         raise UserInputError(f"batch_size must be >= 1, got {batch_size}.")
     path = Path(path).absolute()
     _check_export_dest(path, marker=(LITERT_FILE, ONNX_FILE))
+    traced = core.fn
+
+    def fn_for_export(*args: Any) -> dict[str, Any]:
+        with _inference_cells(core.track):
+            return traced(*args)
+
+    core = dataclasses.replace(core, fn=fn_for_export)
     feed = {s.name: np.asarray(core.sample_inputs[s.name]) for s in core.input_signature}
     rows = len(next(iter(feed.values())))
     rows -= rows % batch_size

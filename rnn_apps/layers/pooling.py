@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -24,7 +25,10 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
         if mask is None:
             return ops.max(inputs, axis=1)
         valid = ops.expand_dims(ops.cast(mask, "bool"), -1)  # (B, T, 1)
-        lowest = ops.full_like(inputs, float("-inf"))
+        # The lowest finite value, not -inf: converters turn a select into
+        # cond * x + (1 - cond) * y (tf2onnx), where -inf * 0 is NaN.
+        finite_min = float(np.finfo(keras.backend.standardize_dtype(inputs.dtype)).min)
+        lowest = ops.full_like(inputs, finite_min)
         pooled = ops.max(ops.where(valid, inputs, lowest), axis=1)  # (B, C)
         any_valid = ops.any(valid, axis=1)  # (B, 1)
         return ops.where(any_valid, pooled, ops.zeros_like(pooled))

@@ -474,6 +474,30 @@ def test_small_batches_serve_through_xla_with_the_plain_graphs_results(trained, 
     assert b"_XlaMustCompile" in graph
 
 
+def test_litert_and_onnx_cores_give_the_served_probabilities(trained, tmp_path):
+    from rnn_apps.runtime import PortableModel
+    from rnn_apps.tasks.sentiment.preprocessor import has_evidence
+
+    texts = ["superb loved", "awful boring plot", "", " !? ", "<b>Great</b> film &amp; plot"]
+    texts += ["zzz qqq unseen", "the film was " * 20]  # unknown words; cut at max_length
+    want = trained.run("serving_default", text=np.array(texts, dtype=object))["probability"]
+    pre = trained.preprocessor_
+    ids = pre(tf.constant(texts)).numpy()
+    ids = np.pad(ids, [(0, 0), (0, pre.max_length - ids.shape[1])])  # right-padded to T
+    evidence = has_evidence(tf.constant(texts)).numpy().astype("int32")
+    for fmt in ("litert", "onnx"):
+        report = trained.export(tmp_path / fmt, format=fmt)
+        assert report.max_abs_diff["probability"] <= 1e-3, report.max_abs_diff
+        model = PortableModel(tmp_path / fmt)
+        got = model(token_ids=ids, has_evidence=evidence)["probability"]
+        np.testing.assert_allclose(got, want, atol=1e-3)
+    # What the client tokenises with travels in metadata.json (plain words: split, look up).
+    vocab = model.metadata["vocabulary"]
+    assert vocab == pre.get_vocabulary() and model.metadata["class_names"][-1] == "positive"
+    client = [vocab.index(w) if w in vocab else 1 for w in texts[0].split()]
+    assert ids[0, : len(client)].tolist() == client and not ids[0, len(client) :].any()
+
+
 def test_pretrained_word_vectors_start_the_rnn_embedding(tmp_path):
     from types import SimpleNamespace
 

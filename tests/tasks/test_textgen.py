@@ -222,6 +222,33 @@ def test_empty_batches_through_generate_and_score(lm):
     assert lm.score([]).shape == (0,)
 
 
+def test_litert_and_onnx_cores_give_the_next_token_logits_and_greedy_text(lm, tmp_path):
+    from rnn_apps.runtime import PortableModel
+
+    prompts = ["First Citizen:\nBefore", "All:", "", "\u20ac unseen"]
+    ids = lm.vocab_(tf.constant(prompts)).numpy().astype("int32")  # (B, T) right-padded
+    full = lm.model_(ids, training=False).numpy()  # (B, T, V): the plain forward pass
+    n = (ids != 0).sum(axis=1)
+    want = np.stack([full[i, k - 1] if k else lm.unigram_logits_ for i, k in enumerate(n)])
+    for fmt in ("litert", "onnx"):
+        report = lm.export(tmp_path / fmt, format=fmt)
+        assert report.max_abs_diff["logits"] <= 1e-3, report.max_abs_diff
+        model = PortableModel(tmp_path / fmt)
+        assert model.metadata["core"]["inputs"][0]["shape"] == [None, None]
+        np.testing.assert_allclose(model(token_ids=ids)["logits"], want, atol=1e-3)
+    # A client of metadata.json alone: greedy decoding, one call per character, gives the
+    # SavedModel graph's greedy text (ids 0 and 1 are never drawn).
+    vocab = model.metadata["vocabulary"]
+    for prompt in ("Speak", ""):
+        out = [2 + vocab.index(c) for c in prompt]
+        for _ in range(6):
+            logits = model(token_ids=np.array([out or [0]], np.int32))["logits"][0]
+            logits[:2] = -np.inf
+            out.append(int(np.argmax(logits)))
+        text = "".join(vocab[i - 2] for i in out)
+        assert [text] == lm.generate(prompt, max_new_tokens=6, temperature=0.0)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

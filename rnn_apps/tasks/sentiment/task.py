@@ -29,6 +29,9 @@ so what the RNN adds can be checked from the SavedModel alone. Both refuse more 
 digit gets the training class prior from every output. With `jit_compile` (default), batches
 of up to 32 texts run the model XLA-compiled on padded shapes
 (`rnn_apps.export.xla_on_padded_shapes`), in the export and in process.
+
+LiteRT / ONNX (`export(format=...)`): `core()`, token ids (B, max_length) and has_evidence (B,)
+-> `probability`; the client tokenises with the `vocabulary` in the export's metadata.json.
 """
 
 from __future__ import annotations
@@ -271,6 +274,68 @@ class SentimentClassifier(Task):
             Endpoint("serving_default", serve, spec),
             Endpoint("branches", probabilities, spec),
         ]
+
+    def core(self) -> Any:
+        """`serving_default` after the strings, for LiteRT and ONNX: `token_ids` (B, T) int32
+        (T = `max_length`, right-padded with 0) and `has_evidence` (B,) int32 ->
+        `probability`, the same numbers as `serving_default` gives for the same texts.
+
+        `has_evidence` (does the standardised text hold a letter or a digit?) is a regular
+        expression over the text, which cannot be told from the ids (punctuation and unknown
+        words share ids with real words), so the client computes it; the model's branches
+        (n-grams hashed from the ids, the RNN) take the ids alone."""
+        import tensorflow as tf
+
+        from rnn_apps.portable import Core
+
+        self._check_fitted()
+        pre, model = self.preprocessor_, self.model_
+        length, binary = pre.max_length, pre.output_dim == 1
+
+        def fn(token_ids: Any, has_evidence: Any) -> dict[str, Any]:
+            logits = model(token_ids, training=False)  # (B, T) -> (B, O)
+            logits = pre.no_evidence_to_prior(logits, has_evidence > 0)
+            if binary:
+                return {"probability": tf.sigmoid(logits[:, 0])}  # (B,)
+            return {"probability": tf.nn.softmax(logits, axis=-1)}  # (B, C)
+
+        texts = tf.constant(SAMPLE_TEXTS)
+        ids = pre(texts).numpy()
+        ids = np.pad(ids, [(0, 0), (0, length - ids.shape[1])])
+        evidence = has_evidence(texts).numpy().astype("int32")
+        what = "P(class_names[-1])" if binary else "(B, C): of the classes in class_names"
+        return Core(
+            fn=fn,
+            input_signature=[
+                tf.TensorSpec([None, length], tf.int32, name="token_ids"),
+                tf.TensorSpec([None], tf.int32, name="has_evidence"),
+            ],
+            sample_inputs={"token_ids": ids.astype("int32"), "has_evidence": evidence},
+            track=[model],
+            metadata=self._core_metadata(),
+            client=f"token_ids: the text standardised as metadata `standardize` says, split "
+            f"on whitespace, each token's index in metadata `vocabulary` (1 = [UNK] if absent), "
+            f"its first {length} tokens ([1] if none), right-padded with 0 to {length}; "
+            "has_evidence: 1 if the standardised text holds a letter or a digit, else 0 (the "
+            f"output is then the training class prior); probability: {what}, as "
+            "serving_default's (label: threshold 0.5 / arg max, named by the client).",
+        )
+
+    def _core_metadata(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {
+            "vocabulary": self.preprocessor_.get_vocabulary(),
+            "standardize": (
+                f"cut at max_text_bytes ({MAX_TEXT_BYTES}) bytes, invalid UTF-8 -> U+FFFD, "
+                "Unicode lower-case; drop <script>/<style> elements with their content, HTML "
+                'comments and every other tag; &nbsp; &lt; &gt; -> space, &quot; &#34; -> ", '
+                "&#39; &apos; -> ', &amp; -> &, any other entity -> space; a space on each side "
+                'of each of !?.,;:()" ; every run of characters other than letters, digits, '
+                "' and !?.,;:()\" -> one space; then split on whitespace "
+                "(rnn_apps.layers.sentiment_preprocessor.standardize_text)"
+            ),
+            "class_prior": list(self.preprocessor_.class_prior),
+        }
 
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
         texts = {"text": np.array(SAMPLE_TEXTS, dtype=object)}

@@ -6,7 +6,9 @@ the `Vocabulary`'s Keras `StringLookup`, which travels with the export -> a stac
 (`model.build_lm`) trained on contiguous windows (optionally stateful truncated BPTT) with a
 warm-up + cosine schedule -> validation cross-entropy (nats/token, bits/char, perplexity) ->
 generation by step-by-step sampling in the graph (`sampling.LMGraph`) -> a SavedModel with
-`generate` and `score` signatures that needs nothing but TensorFlow.
+`generate` and `score` signatures that needs nothing but TensorFlow; or (`export(format=
+"litert" | "onnx")`) the one-pass `core()`, ids (B, T) -> next-token `logits` (B, V), for a
+client that samples itself.
 
 Inference is written once (`inference`): `generate`, `score` and `evaluate` run the export's
 own signature functions in process (`Task.run`), so a `SavedModelPredictor` of the export
@@ -27,6 +29,7 @@ from rnn_apps.tasks.base import FitRun, Task
 from rnn_apps.tasks.textgen import inference
 from rnn_apps.tasks.textgen.config import TextGenConfig
 from rnn_apps.tasks.textgen.preprocessor import (
+    NEWLINE_TOKEN,
     OOV_ID,
     PAD_ID,
     Vocabulary,
@@ -175,6 +178,56 @@ class TextGenerator(Task):
             Endpoint("serving_default", serving_default_fn, generate_signature()[:1]),
         ]
 
+    def core(self) -> Any:
+        """One forward pass, for LiteRT and ONNX: `token_ids` (B, T) int32, right-padded with
+        0 -> `logits` (B, V) float32, the next token's logits after each row's last id (the
+        training unigram logits for a row of padding alone: the first token of a text), as
+        `generate` samples from after a prompt (`LMGraph.run_prompt`, on dense ids). The
+        sampling (temperature, top-k, top-p, never ids 0 and 1) stays with the client, which
+        appends the drawn id and calls again: the plain whole-sequence pass, no state kept."""
+        import tensorflow as tf
+
+        from rnn_apps.portable import Core
+
+        self._check_fitted()
+        graph = self._graph
+
+        def fn(token_ids: Any) -> dict[str, Any]:
+            valid = tf.not_equal(token_ids, PAD_ID)  # (B, T), the embedding's mask
+            x = graph.embedding(token_ids)  # (B, T) -> (B, T, E)
+            states: list[Any] = []
+            for rnn in graph.rnns:
+                out = rnn(x, mask=valid, training=False)  # [(B, T, U), *states (B, U)]
+                x = out[0]
+                states.extend(out[1:])
+            h_top = states[-graph.state_counts[-1]]  # (B, U): output at the last valid step
+            logits = tf.cast(graph._apply_head(h_top), tf.float32)  # (B, V)
+            started = tf.reduce_any(valid, axis=1, keepdims=True)  # (B, 1)
+            return {"logits": tf.where(started, logits, graph.unigram[None, :])}
+
+        texts = [*self._sample_texts, *self._sample_prompts]
+        ids = self.vocab_(tf.constant(texts)).numpy().astype("int32")  # (B, T), 0-padded
+        ids = np.pad(ids, [(0, 0), (0, max(1 - ids.shape[1], 0))])
+        level = (
+            "every Unicode character (invalid UTF-8 -> U+FFFD)"
+            if self.vocab_.level == "char"
+            else "runs of letters, digits and _, every other non-space character alone, "
+            f"each newline as the token {NEWLINE_TOKEN}"
+            + (", lower-cased" if self.vocab_.lowercase else "")
+        )
+        return Core(
+            fn=fn,
+            input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")],
+            sample_inputs={"token_ids": ids},
+            track=[self.model_],
+            client=f"token_ids: the text's tokens ({level}), each id = 2 + its index in "
+            "metadata vocabulary (1 = [UNK] if absent), right-padded with 0 (the whole text "
+            f"so far, or its last {self.config.seq_len} ids, the training window, to bound "
+            "the cost per token); logits: (B, vocab_size) of the next token, from which the "
+            "client samples (temperature, top-k, top-p; never ids 0 and 1), appends the id "
+            "and calls again; ids -> text through metadata vocabulary.",
+        )
+
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
         return {
             "generate": {
@@ -246,8 +299,13 @@ class TextGenerator(Task):
         verify: bool = True,
         sample_prompts: Sequence[str] | None = None,
         sample_texts: Sequence[str] | None = None,
+        format: str = "saved_model",
+        quantize: bool = False,
+        batch_size: int = 1,
     ) -> Any:
-        """Writes a verified SavedModel with the `generate` and `score` signatures.
+        """Writes a verified SavedModel with the `generate` and `score` signatures, or the
+        one-pass `core()` as LiteRT or ONNX (`format`, `quantize`, `batch_size`: see
+        `Task.export`).
 
         Signatures:
             generate(prompt: string [None], max_new_tokens: int32 [], temperature: float32 [],
@@ -264,16 +322,23 @@ class TextGenerator(Task):
             path: Destination folder.
             metadata: Extra facts for `metadata.json`.
             verify: Verify in a clean process before moving into place.
-            sample_prompts, sample_texts: Inputs to verify `generate` / `score` with.
+            sample_prompts, sample_texts: Inputs to verify `generate` / `score` with (and
+                the core, their ids).
+            format: `"saved_model"`, `"litert"` or `"onnx"`.
+            quantize: Dynamic-range int8 weights (LiteRT).
+            batch_size: LiteRT's fixed batch.
 
         Returns:
-            The `rnn_apps.export.ExportReport`.
+            The `rnn_apps.export.ExportReport` (`PortableReport` for LiteRT and ONNX).
         """
         if sample_prompts is not None:
             self._sample_prompts = tuple(sample_prompts)
         if sample_texts is not None:
             self._sample_texts = tuple(sample_texts)
-        return super().export(path, metadata=metadata, verify=verify)
+        return super().export(
+            path, metadata=metadata, verify=verify, format=format, quantize=quantize,
+            batch_size=batch_size,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ input data
     def raw_from_examples(self, examples: Any, text_column: str | None = None) -> str:
