@@ -17,7 +17,9 @@ dynamic-range int8 weights (`quantize=True`) and ONNX, each verified in a clean 
 Test inputs: ETTh1 (forecast; the 4-month test part, one window a day, MSE in training-scaled
 units), M4 hourly (panel; the 414 series' test hours, sMAPE / MASE / OWA), UD English EWT
 (tag; test sentences up to 128 tokens, UPOS accuracy), Tatoeba en-fr (translate; 500 test
-sentences, greedy decoding, sacreBLEU against the one reference of the split). The models are
+sentences, greedy decoding, sacreBLEU against the one reference of the split), IMDB
+(sentiment; 2,000 test reviews, accuracy), tiny Shakespeare (textgen; 500 100-character
+contexts of the validation text, next-character accuracy and bits per character). The models are
 small and briefly trained: the figures compare formats, not the tasks' best scores.
 
     python benchmarks/export_formats.py --data-dir ../shared/datasets [--tasks forecast tag]
@@ -166,11 +168,73 @@ def translate_case(data_dir: str, minutes: float, seed: int) -> Case:
     return tr, x, score, {"text": np.array(sources[:1], dtype=object)}
 
 
+def sentiment_case(data_dir: str, minutes: float, seed: int) -> Case:
+    import tensorflow as tf
+
+    from rnn_apps.data.imdb import load_imdb
+    from rnn_apps.tasks.sentiment import SentimentClassifier, SentimentConfig
+    from rnn_apps.tasks.sentiment.preprocessor import has_evidence
+
+    imdb = load_imdb(data_dir)
+    train = imdb["train"].sample(frac=1.0, random_state=seed)
+    test = imdb["test"].sample(n=2000, random_state=seed)
+    cfg = SentimentConfig(
+        max_train_minutes=minutes, epochs=2, ngram_epochs=2, ngram_buckets=2**18,
+        lm_pretrain_epochs=None, seed=seed, verbose=0,
+    )  # fmt: skip
+    n_val = 2500
+    clf = SentimentClassifier(cfg).fit(
+        (train["text"].iloc[n_val:].tolist(), train["label"].iloc[n_val:].tolist()),
+        (train["text"].iloc[:n_val].tolist(), train["label"].iloc[:n_val].tolist()),
+    )
+    pre = clf.preprocessor_
+    texts = tf.constant(test["text"].tolist())
+    ids = np.asarray(pre(texts))
+    ids = np.pad(ids, [(0, 0), (0, pre.max_length - ids.shape[1])]).astype("int32")
+    evidence = np.asarray(has_evidence(texts)).astype("int32")
+    positive = (test["label"] == pre.class_names[-1]).to_numpy()
+
+    def score(out: dict[str, np.ndarray]) -> dict[str, float]:
+        return {"accuracy": float(np.mean((out["probability"] > 0.5) == positive))}
+
+    raw = {"text": np.array(test["text"].iloc[:1].tolist(), dtype=object)}
+    return clf, {"token_ids": ids, "has_evidence": evidence}, score, raw
+
+
+def textgen_case(data_dir: str, minutes: float, seed: int) -> Case:
+    import tensorflow as tf
+
+    from rnn_apps.data.shakespeare import load_corpus
+    from rnn_apps.tasks.textgen import TextGenConfig, TextGenerator
+
+    corpus = load_corpus(data_dir=data_dir)
+    cfg = TextGenConfig(units=256, epochs=20, max_train_minutes=minutes, seed=seed, verbose=0)
+    lm = TextGenerator(cfg).fit(corpus.train, corpus.val)
+    context = 100
+    starts = np.random.default_rng(seed).integers(0, len(corpus.val) - context - 1, 500)
+    texts = [corpus.val[s : s + context + 1] for s in starts]
+    ids = np.asarray(lm.vocab_(tf.constant(texts))).astype("int32")  # (N, 101)
+    x, nxt = ids[:, :context], ids[:, context]
+
+    def score(out: dict[str, np.ndarray]) -> dict[str, float]:
+        logits = out["logits"].astype("float64")
+        logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1))[:, None]
+        logp -= logits.max(1, keepdims=True)
+        return {
+            "next_char_accuracy": float(np.mean(logits.argmax(1) == nxt)),
+            "bits_per_char": float(-np.mean(logp[np.arange(len(nxt)), nxt]) / np.log(2)),
+        }
+
+    return lm, {"token_ids": x}, score, {"prompt": np.array(["ROMEO:"], dtype=object)}
+
+
 CASES: dict[str, Callable[[str, float, int], Case]] = {
     "forecast": forecast_case,
     "panel": panel_case,
     "tag": tag_case,
     "translate": translate_case,
+    "sentiment": sentiment_case,
+    "textgen": textgen_case,
 }
 
 
