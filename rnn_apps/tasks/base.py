@@ -16,7 +16,8 @@ supplies hooks; everything the pipelines share lives here, written once:
   `postprocess(model(preprocessor(raw)))`; in process, `Task.run(signature, **inputs)` runs the
   very same functions (compiled with `tf.function`), and a `SavedModelPredictor` runs them from
   the export, so task code that predicts from `run(...)` works on both;
-- `export` (through `rnn_apps.export.export_saved_model`), `save`/`load` (atomic, through
+- `export` (a SavedModel through `rnn_apps.export.export_saved_model`; LiteRT or ONNX of the
+  `core()` through `rnn_apps.portable.export_core`), `save`/`load` (atomic, through
   `rnn_apps.persistence`), and the CLI verbs (`rnn_apps.cli`).
 
 Hooks a task supplies:
@@ -28,6 +29,8 @@ Hooks a task supplies:
 - `endpoints()`: the export signatures (`rnn_apps.export.Endpoint`), first = `serving_default`;
 - `sample_inputs()`: inputs to verify the export with, `{signature: {input: array}}`;
 - `export_metadata()`: task facts for `metadata.json` (class names, scaling, vocabulary ...);
+- `core()`: the tensor-only part of the serving graph (`rnn_apps.portable.Core`) that
+  `export(format="litert" | "onnx")` converts;
 - `get_state()` / `set_state(state, model_file)`: learned state besides the model (JSON).
 """
 
