@@ -186,7 +186,8 @@ def export_saved_model(
     atol: float = 1e-5,
     verbose: bool = False,
 ) -> ExportReport:
-    """Writes a SavedModel with named signatures and `assets/metadata.json`, then verifies it.
+    """Writes a SavedModel with named signatures and `assets/metadata.json` (and, from the
+    sample inputs, TF Serving warm-up requests in `assets.extra/`), then verifies it.
 
     Args:
         path: Destination folder.
@@ -199,8 +200,8 @@ def export_saved_model(
             variable a second time, doubling the export: keras-team/keras#23553.)
         metadata: Task facts to record (task name, vocabulary or scaling facts, metrics ...).
             Package/TF/Keras versions, creation time and the signature specs are added.
-        sample_inputs: `{endpoint name: {input name: array}}` to verify with; endpoints
-            without samples are only checked for loadability.
+        sample_inputs: `{endpoint name: {input name: array}}` to verify with (and to write
+            as warm-up requests); endpoints without samples are only checked for loadability.
         verify: Run `verify_saved_model` before moving the export into place.
         overwrite: Replace an existing export at `path` (atomically); if False, an existing
             folder raises `FileExistsError`.
@@ -292,6 +293,10 @@ def export_saved_model(
         if not (assets / METADATA_FILENAME).is_file():
             shutil.copy(meta_src, assets / METADATA_FILENAME)
 
+        if sample_inputs:  # TF Serving replays these on load (rnn_apps.warmup)
+            from rnn_apps.warmup import write_warmup
+
+            write_warmup(staging, path.name, sample_inputs)
         diffs: dict[str, float] = {}
         if verify:
             diffs = verify_saved_model(staging, sample_inputs, expected=expected, atol=atol)

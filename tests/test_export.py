@@ -181,3 +181,22 @@ def test_export_stores_every_variable_once(sentiment_parts, exported):
         if name.endswith("VARIABLE_VALUE") and reader.get_variable_to_dtype_map()[name].is_floating
     )
     assert float_values == model.count_params()
+
+
+def test_export_writes_tf_serving_warmup_requests_that_replay(exported):
+    from rnn_apps.warmup import WARMUP_DIR, WARMUP_FILE, read_warmup
+
+    path, _ = exported
+    assert (path / WARMUP_DIR / WARMUP_FILE).stat().st_size > 0
+    requests = read_warmup(path)
+    assert [(r["model"], r["signature"]) for r in requests] == [
+        ("model", "serving_default"), ("model", "score"),
+    ]  # fmt: skip
+    assert requests[0]["inputs"]["text"].tolist() == [b"good film", b"", b"unknown words only"]
+    assert requests[1]["inputs"]["threshold"] == np.float32(0.5)
+    loaded = tf.saved_model.load(str(path))
+    for r in requests:  # what TF Serving does on load: every request runs
+        out = loaded.signatures[r["signature"]](
+            **{k: tf.constant(v) for k, v in r["inputs"].items()}
+        )
+        assert all(np.size(v) for v in out.values())
