@@ -182,6 +182,33 @@ def test_step_by_step_matches_full_run(lm, cell):
         np.testing.assert_allclose(logits.numpy()[0], full[t], atol=1e-5)
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_streaming_signatures_step_to_the_whole_text(lm, cell, tmp_path):
+    """`initial_state("")` then one `step` per token gives the logits and state of the whole
+    text at once: in process, and (LSTM, two layers: four states side by side) through the
+    exported SavedModel."""
+    from rnn_apps.tasks.base import open_model
+
+    model = lm
+    if cell != lm.config.cell:
+        split = int(len(CORPUS) * 0.9)
+        lm = TextGenerator(TextGenConfig(cell=cell, num_layers=2, **TINY)).fit(CORPUS[:split])
+        lm.export(tmp_path / "sm")
+        model = open_model(tmp_path / "sm")
+    texts = ["Speak, speak.", "Resolved. res"]  # as many characters each
+    whole = model.run("initial_state", prompt=np.array(texts, dtype=object))
+    state = model.run("initial_state", prompt=np.array(["", ""], dtype=object))["state"]
+    assert state.shape == (2, sum(lm._graph.state_sizes)) and not state.any()
+    ids = lm.vocab_.encode(tf.constant(texts)).to_tensor().numpy().astype("int32")
+    for t in range(ids.shape[1]):
+        out = model.run("step", token=ids[:, t], state=state)
+        state = out["state"]
+    np.testing.assert_allclose(out["logits"], whole["logits"], atol=1e-5)
+    np.testing.assert_allclose(state, whole["state"], atol=1e-5)
+    with pytest.raises(Exception, match="state must have shape"):
+        model.run("step", token=ids[:, 0], state=state[:, :-1])
+
+
 # --------------------------------------------------------------------------- generation
 
 

@@ -91,6 +91,19 @@ def generate_signature() -> list[Any]:
     ]
 
 
+def streaming_signatures(state_width: int) -> dict[str, list[Any]]:
+    """The `initial_state` and `step` signatures' inputs."""
+    import tensorflow as tf
+
+    return {
+        "initial_state": [tf.TensorSpec([None], tf.string, name="prompt")],
+        "step": [
+            tf.TensorSpec([None], tf.int32, name="token"),
+            tf.TensorSpec([None, state_width], tf.float32, name="state"),
+        ],
+    }
+
+
 def score_signature() -> list[Any]:
     """The `score` signature's inputs."""
     import tensorflow as tf
@@ -214,6 +227,62 @@ class LMGraph:
             new_states.extend(s if isinstance(s, (list, tuple)) else [s])
             j += k
         return self._apply_head(x), new_states
+
+    # ------------------------------------------------------------------ streaming
+    @property
+    def state_sizes(self) -> list[int]:
+        """Widths of the recurrent states, in `run_prompt` / `step` order."""
+        sizes: list[int] = []
+        for rnn in self.rnns:
+            size = rnn.cell.state_size
+            sizes.extend(size if isinstance(size, (list, tuple)) else [size])
+        return [int(n) for n in sizes]
+
+    def initial_state(self, prompts: Any) -> dict[str, Any]:
+        """The `initial_state` signature: (B,) prompts ("" for none) -> `state` (B, S), the
+        recurrent states after each prompt side by side, and `logits` (B, V) of the next
+        token: a stream starts here and goes on with `stream_step`, O(1) memory per stream."""
+        import tensorflow as tf
+
+        from rnn_apps.export import assert_batch_at_most
+
+        checks = [
+            assert_batch_at_most(prompts, MAX_GENERATE_BATCH, "prompts"),
+            _assert_max_chars(prompts, MAX_PROMPT_CHARS, "prompt"),
+        ]
+        with tf.control_dependencies(checks):
+            prompts = tf.identity(prompts)
+        states, logits = self.run_prompt(self.vocab.encode(prompts))
+        state = tf.concat([tf.cast(s, tf.float32) for s in states], axis=1)  # (B, S)
+        return {"state": state, "logits": tf.cast(logits, tf.float32)}
+
+    def stream_step(self, token: Any, state: Any) -> dict[str, Any]:
+        """The `step` signature: `token` (B,) int32 ids (what the client drew from the last
+        logits) and `state` (B, S) -> the next `logits` (B, V) and the new `state` (B, S)."""
+        import tensorflow as tf
+
+        from rnn_apps.export import assert_batch_at_most
+
+        width = sum(self.state_sizes)
+        checks = [
+            assert_batch_at_most(token, MAX_GENERATE_BATCH, "tokens"),
+            tf.debugging.assert_equal(
+                tf.shape(state), tf.stack([tf.shape(token)[0], width]),
+                message=f"state must have shape [batch, {width}] (what initial_state or the "
+                "last step returned, one row per token)",
+            ),
+            tf.debugging.Assert(
+                tf.reduce_all((token >= 0) & (token < self.vocab_size)),
+                [f"token ids must be in [0, {self.vocab_size})"],
+            ),
+        ]  # fmt: skip
+        with tf.control_dependencies(checks):
+            token = tf.identity(token)
+        states = tf.split(tf.ensure_shape(state, [None, width]), self.state_sizes, axis=1)
+        dtype = self.embedding.compute_dtype
+        logits, new_states = self.step(token, [tf.cast(s, dtype) for s in states])
+        state = tf.concat([tf.cast(s, tf.float32) for s in new_states], axis=1)
+        return {"logits": tf.cast(logits, tf.float32), "state": state}
 
     # ------------------------------------------------------------------ sampling
     def filter_logits(self, logits: Any, temperature: Any, top_k: Any, top_p: Any) -> Any:

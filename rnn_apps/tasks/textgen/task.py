@@ -47,6 +47,7 @@ from rnn_apps.tasks.textgen.sampling import (
     LMGraph,
     generate_signature,
     score_signature,
+    streaming_signatures,
 )
 
 
@@ -153,8 +154,9 @@ class TextGenerator(Task):
 
     # ------------------------------------------------------------------ export hooks
     def endpoints(self) -> list[Any]:
-        """`generate`, `score` and `serving_default` (`prompt` only, the `SERVING_DEFAULTS`);
-        see `sampling` for the contract."""
+        """`generate`, `score`, `serving_default` (`prompt` only, the `SERVING_DEFAULTS`),
+        and the streaming pair `initial_state` (prompt -> state, logits) and `step` (token,
+        state -> logits, state); see `sampling` for the contract."""
         from rnn_apps.export import Endpoint
 
         graph = self._graph
@@ -172,10 +174,13 @@ class TextGenerator(Task):
                 prompt, d["max_new_tokens"], d["temperature"], d["top_k"], d["top_p"], d["seed"]
             )
 
+        streaming = streaming_signatures(sum(graph.state_sizes))
         return [
             Endpoint("generate", generate_fn, generate_signature()),
             Endpoint("score", score_fn, score_signature()),
             Endpoint("serving_default", serving_default_fn, generate_signature()[:1]),
+            Endpoint("initial_state", graph.initial_state, streaming["initial_state"]),
+            Endpoint("step", graph.stream_step, streaming["step"]),
         ]
 
     def core(self) -> Any:
@@ -240,6 +245,13 @@ class TextGenerator(Task):
             },
             "score": {"text": np.asarray(list(self._sample_texts), dtype=object)},
             "serving_default": {"prompt": np.asarray(list(self._sample_prompts), dtype=object)},
+            "initial_state": {"prompt": np.asarray(list(self._sample_prompts), dtype=object)},
+            "step": {
+                "token": np.full(len(self._sample_prompts), 2, np.int32),
+                "state": np.zeros(
+                    (len(self._sample_prompts), sum(self._graph.state_sizes)), np.float32
+                ),
+            },
         }
 
     def export_metadata(self) -> dict[str, Any]:
@@ -250,6 +262,10 @@ class TextGenerator(Task):
             "vocabulary": list(self.vocab_.tokens),
             "lowercase": self.vocab_.lowercase,
             "ids": "0 = padding, 1 = OOV [UNK], 2.. = vocabulary",
+            "state_sizes": self._graph.state_sizes,
+            "streaming": "initial_state(prompt) -> state, logits; then step(token, state) -> "
+            "logits, state for each token the client draws (never ids 0 and 1): O(1) state "
+            "per stream, the same logits as the whole text run at once",
             "val_chunks": self.config.val_chunks,
             "max_new_tokens_cap": MAX_NEW_TOKENS_CAP,
             "max_prompt_chars": MAX_PROMPT_CHARS,
