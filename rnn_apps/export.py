@@ -280,13 +280,7 @@ def export_saved_model(
         archive.track(tf.saved_model.Asset(str(meta_src)))
         for e in endpoints:
             archive.add_endpoint(name=e.name, fn=e.fn, input_signature=list(e.input_signature))
-        logger = tf.get_logger()  # "Assets written to: <temporary path>" is noise here
-        level = logger.level
-        logger.setLevel("ERROR")
-        try:
-            archive.write_out(str(staging), verbose=False)
-        finally:
-            logger.setLevel(level)
+        write_archive(archive, staging)
         # The Asset copies the file under its own name; make sure it is there.
         assets = staging / "assets"
         assets.mkdir(exist_ok=True)
@@ -314,6 +308,19 @@ def export_saved_model(
         print(f"Exported SavedModel to {path} (verified in a clean process: {verify})")
         print(report.summary)
     return report
+
+
+def write_archive(archive: Any, path: str | os.PathLike) -> None:
+    """`archive.write_out(path)` without TensorFlow's "Assets written to: <temporary path>"."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        archive.write_out(str(path), verbose=False)
+    finally:
+        logger.setLevel(level)
 
 
 def _check_export_dest(path: Path, marker: Sequence[str] = ("saved_model.pb",)) -> None:

@@ -143,19 +143,14 @@ def _write_core(core: Core, batch: int | None, out: Path, static: bool = False) 
     """The core as a SavedModel (signature `serving_default`, the given batch dimension),
     written with `keras.export.ExportArchive`: what both converters read."""
     import keras
-    import tensorflow as tf
+
+    from rnn_apps.export import write_archive
 
     archive = keras.export.ExportArchive()
     for obj in core.track:
         archive.track(obj)
     archive.add_endpoint("serving_default", core.fn, input_signature=_specs(core, batch, static))
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
-        archive.write_out(str(out), verbose=False)
-    finally:
-        logger.setLevel(level)
+    write_archive(archive, out)
 
 
 def _litert_bytes(core: Core, batch_size: int, quantize: bool, work: Path) -> bytes:

@@ -216,6 +216,20 @@ class Tagger(Task):
             width = tf.shape(tokens)[1]
             padded = tf.pad(tokens, [[0, 0], [0, tf.maximum(1 - width, 0)]])  # T >= 1
         x = self.preprocessor_(padded)
+        ids, prob, mask = self._decode(x)
+        tags = self.preprocessor_.decode_tags(ids, mask)
+        return {
+            "tags": tags[:, :width],
+            "scores": prob[:, :width],
+            "lengths": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1),
+        }
+
+    def _decode(self, x: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+        """`{"words" (B, T), "chars" (B, T, C)}` ids -> tag ids (B, T) int32 (0 on padding),
+        the probability of each chosen tag under the token's softmax (B, T) (0 on padding)
+        and the mask (B, T): the CRF's Viterbi path, or the softmax head's arg max."""
+        import tensorflow as tf
+
         mask = x["words"] > 0
         scores = self.model_.core(x, training=False)  # (B, T, K)
         if self.model_.crf is not None:
@@ -223,12 +237,7 @@ class Tagger(Task):
         else:
             ids = tf.where(mask, tf.argmax(scores, axis=-1, output_type=tf.int32), 0)
         prob = tf.gather(tf.nn.softmax(scores), ids, batch_dims=2)  # (B, T)
-        tags = self.preprocessor_.decode_tags(ids, mask)
-        return {
-            "tags": tags[:, :width],
-            "scores": tf.where(mask, prob, 0.0)[:, :width],
-            "lengths": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1),
-        }
+        return tf.cast(ids, tf.int32), tf.where(mask, prob, 0.0), mask
 
     def endpoints(self) -> list[Any]:
         """`tag_text` (text; also `serving_default`) and `tag` (tokens)."""
@@ -258,15 +267,8 @@ class Tagger(Task):
         pre = self.preprocessor_
 
         def fn(words: Any, chars: Any) -> dict[str, Any]:
-            x = {"words": words, "chars": chars}
-            mask = words > 0
-            scores = self.model_.core(x, training=False)  # (B, T, K)
-            if self.model_.crf is not None:
-                ids = self.model_.crf.decode(scores, mask)[0]
-            else:
-                ids = tf.where(mask, tf.argmax(scores, axis=-1, output_type=tf.int32), 0)
-            prob = tf.gather(tf.nn.softmax(scores), ids, batch_dims=2)  # (B, T)
-            return {"tag_ids": tf.cast(ids, tf.int32), "scores": tf.where(mask, prob, 0.0)}
+            ids, prob, _ = self._decode({"words": words, "chars": chars})
+            return {"tag_ids": ids, "scores": prob}
 
         tokens = self.sample_inputs()["tag"]["tokens"]
         x = pre(tf.constant(tokens.astype(str)))

@@ -199,9 +199,12 @@ class LMGraph:
             `(states, logits)`: the states at each prompt's last token (zeros for an empty
             prompt), and the next-token logits (B, V) (the unigram logits for an empty prompt).
         """
+        return self.run_dense(self._padded(ids)[0])
+
+    def run_dense(self, dense: Any) -> tuple[list[Any], Any]:
+        """`run_prompt` on dense ids (B, T) right-padded with 0."""
         import tensorflow as tf
 
-        dense, lengths = self._padded(ids)
         x = self.embedding(dense)  # (B, T) -> (B, T, E)
         mask = tf.not_equal(dense, PAD_ID)
         states: list[Any] = []
@@ -211,8 +214,8 @@ class LMGraph:
             states.extend(out[1:])
         h_top = states[-self.state_counts[-1]]  # (B, U): output at the last valid step
         logits = self._apply_head(h_top)  # (B, V)
-        logits = tf.where(lengths[:, None] > 0, logits, self.unigram[None, :])
-        return states, logits
+        started = tf.reduce_any(mask, axis=1, keepdims=True)  # (B, 1)
+        return states, tf.where(started, logits, tf.cast(self.unigram, logits.dtype)[None, :])
 
     def step(self, tokens: Any, states: list[Any]) -> tuple[Any, list[Any]]:
         """One recurrent step: tokens (B,) and states -> next-token logits (B, V), new states."""

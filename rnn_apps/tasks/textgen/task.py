@@ -198,17 +198,8 @@ class TextGenerator(Task):
         graph = self._graph
 
         def fn(token_ids: Any) -> dict[str, Any]:
-            valid = tf.not_equal(token_ids, PAD_ID)  # (B, T), the embedding's mask
-            x = graph.embedding(token_ids)  # (B, T) -> (B, T, E)
-            states: list[Any] = []
-            for rnn in graph.rnns:
-                out = rnn(x, mask=valid, training=False)  # [(B, T, U), *states (B, U)]
-                x = out[0]
-                states.extend(out[1:])
-            h_top = states[-graph.state_counts[-1]]  # (B, U): output at the last valid step
-            logits = tf.cast(graph._apply_head(h_top), tf.float32)  # (B, V)
-            started = tf.reduce_any(valid, axis=1, keepdims=True)  # (B, 1)
-            return {"logits": tf.where(started, logits, graph.unigram[None, :])}
+            logits = graph.run_dense(token_ids)[1]  # (B, T) -> (B, V)
+            return {"logits": tf.cast(logits, tf.float32)}
 
         texts = [*self._sample_texts, *self._sample_prompts]
         ids = self.vocab_(tf.constant(texts)).numpy().astype("int32")  # (B, T), 0-padded
