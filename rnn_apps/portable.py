@@ -65,6 +65,9 @@ class Core:
             its inputs with zeros to it (0 must mean padding).
         metadata: Facts only a client of the core needs (vocabularies the SavedModel keeps
             in its graph), added to `metadata.json`.
+        signatures: More signatures beside `serving_default` (e.g. a recurrent `step`),
+            `{name: CoreSignature}`: LiteRT holds them in the same model, ONNX writes one
+            file each (`<name>.onnx`).
     """
 
     fn: Callable[..., dict[str, Any]]
@@ -74,6 +77,22 @@ class Core:
     client: str
     litert_shapes: Mapping[str, Sequence[int]] | None = None
     metadata: Mapping[str, Any] | None = None
+    signatures: Mapping[str, CoreSignature] | None = None
+
+    def all_signatures(self) -> dict[str, CoreSignature]:
+        """`serving_default` (fn, input_signature, sample_inputs), then `signatures`."""
+        main = CoreSignature(self.fn, self.input_signature, self.sample_inputs)
+        return {"serving_default": main, **dict(self.signatures or {})}
+
+
+@dataclasses.dataclass
+class CoreSignature:
+    """One signature of a core: `fn` over tensors (positional, in `input_signature` order,
+    batch dimension None) -> dict of tensors, and inputs to verify it with."""
+
+    fn: Callable[..., dict[str, Any]]
+    input_signature: Sequence[Any]
+    sample_inputs: Mapping[str, np.ndarray]
 
 
 @dataclasses.dataclass
@@ -112,16 +131,23 @@ def _inference_cells(objs: Sequence[Any]):
             setattr(layer, attr, value)
 
 
-def _specs(core: Core, batch: int | None, static: bool = False) -> list[Any]:
-    """The core's input specs with the given batch dimension (and, `static`, the
+def _specs(
+    core: Core, batch: int | None, static: bool = False, signature: str = "serving_default"
+) -> list[Any]:
+    """A signature's input specs with the given batch dimension (and, `static`, the
     `litert_shapes`)."""
     import tensorflow as tf
 
     fixed = dict(core.litert_shapes or {}) if static else {}
     return [
         tf.TensorSpec([batch, *fixed.get(s.name, s.shape[1:])], s.dtype, name=s.name)
-        for s in core.input_signature
+        for s in core.all_signatures()[signature].input_signature
     ]
+
+
+def onnx_file(signature: str) -> str:
+    """The file of an ONNX core's signature (`model.onnx` for `serving_default`)."""
+    return ONNX_FILE if signature == "serving_default" else f"{signature}.onnx"
 
 
 def _pad_to(feed: Mapping[str, np.ndarray], shapes: Mapping[str, Sequence[int]]) -> dict:
@@ -149,7 +175,9 @@ def _write_core(core: Core, batch: int | None, out: Path, static: bool = False) 
     archive = keras.export.ExportArchive()
     for obj in core.track:
         archive.track(obj)
-    archive.add_endpoint("serving_default", core.fn, input_signature=_specs(core, batch, static))
+    for name, sig in core.all_signatures().items():
+        specs = _specs(core, batch, static, name)
+        archive.add_endpoint(name, sig.fn, input_signature=specs)
     write_archive(archive, out)
 
 
@@ -157,7 +185,9 @@ def _litert_bytes(core: Core, batch_size: int, quantize: bool, work: Path) -> by
     import tensorflow as tf
 
     _write_core(core, batch_size, work / "core", static=True)
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(work / "core"))
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        str(work / "core"), signature_keys=list(core.all_signatures())
+    )
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.experimental_enable_resource_variables = True
     if quantize:
@@ -165,7 +195,7 @@ def _litert_bytes(core: Core, batch_size: int, quantize: bool, work: Path) -> by
     return converter.convert()
 
 
-def _write_onnx(core: Core, out: Path, work: Path) -> None:
+def _write_onnx(core: Core, out: Path, work: Path) -> None:  # out: the folder
     """tf2onnx's documented path: its command line on the core's SavedModel (which turns
     the values a function captures into constants, as `from_function` does not)."""
     import importlib.util
@@ -175,16 +205,17 @@ def _write_onnx(core: Core, out: Path, work: Path) -> None:
             "ONNX export needs tf2onnx and onnxruntime: pip install 'rnn_apps[export]'."
         )
     _write_core(core, None, work / "core")
-    proc = subprocess.run(
-        [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(work / "core"),
-         "--signature_def", "serving_default", "--opset", str(ONNX_OPSET),
-         "--output", str(out)],
-        capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
-    if proc.returncode != 0 or not out.is_file():
-        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
-        errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines or ["?"]
-        raise RuntimeError(errors[-1])
+    for name in core.all_signatures():
+        target = out / onnx_file(name)
+        proc = subprocess.run(
+            [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(work / "core"),
+             "--signature_def", name, "--opset", str(ONNX_OPSET), "--output", str(target)],
+            capture_output=True, text=True, timeout=1800,
+        )  # fmt: skip
+        if proc.returncode != 0 or not target.is_file():
+            lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+            errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines or ["?"]
+            raise RuntimeError(errors[-1])
 
 
 def _first_error(err: Exception) -> str:
@@ -235,24 +266,40 @@ def export_core(
         raise UserInputError(f"batch_size must be >= 1, got {batch_size}.")
     path = Path(path).absolute()
     _check_export_dest(path, marker=(LITERT_FILE, ONNX_FILE))
-    traced = core.fn
+    sigs = core.all_signatures()
 
-    def fn_for_export(*args: Any) -> dict[str, Any]:
-        with _inference_cells(core.track):
-            return traced(*args)
+    def no_dropout(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def traced(*args: Any) -> dict[str, Any]:
+            with _inference_cells(core.track):
+                return fn(*args)
 
-    core = dataclasses.replace(core, fn=fn_for_export)
-    feed = {s.name: np.asarray(core.sample_inputs[s.name]) for s in core.input_signature}
-    rows = len(next(iter(feed.values())))
-    rows -= rows % batch_size
-    if rows == 0:
-        raise UserInputError(f"the sample inputs have fewer rows than batch_size={batch_size}.")
-    feed = {k: v[:rows] for k, v in feed.items()}
-    if format == "litert" and core.litert_shapes:
-        feed = _pad_to(feed, core.litert_shapes)
-    fn = tf.function(core.fn, input_signature=_specs(core, None))
-    args = [tf.constant(feed[s.name]) for s in core.input_signature]
-    expected = {k: np.asarray(v) for k, v in fn(*args).items()}
+        return traced
+
+    core = dataclasses.replace(
+        core,
+        fn=no_dropout(core.fn),
+        signatures={
+            k: dataclasses.replace(v, fn=no_dropout(v.fn))
+            for k, v in sigs.items() if k != "serving_default"
+        },
+    )  # fmt: skip
+    feeds, expected = {}, {}
+    rows = 0
+    for name, sig in core.all_signatures().items():
+        feed = {s.name: np.asarray(sig.sample_inputs[s.name]) for s in sig.input_signature}
+        rows = len(next(iter(feed.values())))
+        rows -= rows % batch_size
+        if rows == 0:
+            raise UserInputError(
+                f"the sample inputs of {name} have fewer rows than batch_size={batch_size}."
+            )
+        feed = {k: v[:rows] for k, v in feed.items()}
+        if format == "litert" and core.litert_shapes:
+            feed = _pad_to(feed, core.litert_shapes)
+        fn = tf.function(sig.fn, input_signature=_specs(core, None, signature=name))
+        args = [tf.constant(feed[s.name]) for s in sig.input_signature]
+        feeds[name] = feed
+        expected[name] = {k: np.asarray(v) for k, v in fn(*args).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
@@ -263,7 +310,7 @@ def export_core(
                 blob = _litert_bytes(core, batch_size, quantize, tmp)
                 (staging / LITERT_FILE).write_bytes(blob)
             else:
-                _write_onnx(core, staging / ONNX_FILE, tmp)
+                _write_onnx(core, staging, tmp)
         except UserInputError:
             raise
         except Exception as err:  # the converter's own exception types vary by version
@@ -273,18 +320,22 @@ def export_core(
                 f"the {metadata.get('task', 'task')} core does not convert to {format}: "
                 f"{_first_error(err)[:300]}"
             ) from None
+
+        def described(name: str) -> dict[str, Any]:
+            return {
+                "inputs": [
+                    {"name": s.name, "shape": [None if d is None else int(d) for d in s.shape],
+                     "dtype": s.dtype.name}
+                    for s in _specs(core, None, format == "litert", name)
+                ],
+                "outputs": sorted(expected[name]),
+            }  # fmt: skip
+
         meta = dict(to_jsonable({**dict(metadata), **dict(core.metadata or {})}))
         meta["format"] = format
         meta["core"] = {
-            "inputs": [
-                {
-                    "name": s.name,
-                    "shape": [None if d is None else int(d) for d in s.shape],
-                    "dtype": s.dtype.name,
-                }
-                for s in _specs(core, None, static=format == "litert")
-            ],  # fmt: skip
-            "outputs": sorted(expected),
+            **described("serving_default"),
+            "signatures": {k: described(k) for k in expected if k != "serving_default"},
             "batch_size": batch_size if format == "litert" else None,
             "quantized": bool(quantize),
             "client": core.client,
@@ -292,7 +343,14 @@ def export_core(
         (staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
         result: dict[str, Any] = {"max_abs_diff": {}, "latency_ms_median": float("nan")}
         if verify:
-            result = _verify(staging, feed, expected)
+            for name in expected:
+                one = _verify(staging, feeds[name], expected[name], name)
+                prefix = "" if name == "serving_default" else f"{name}/"
+                result["max_abs_diff"].update(
+                    {prefix + k: v for k, v in one["max_abs_diff"].items()}
+                )
+                if name == "serving_default":
+                    result["latency_ms_median"] = one["latency_ms_median"]
             worst = max(result["max_abs_diff"].values(), default=0.0)
             if not quantize and not worst <= ATOL:
                 raise UserInputError(
@@ -321,7 +379,10 @@ def export_core(
 
 
 def _verify(
-    folder: Path, feed: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray]
+    folder: Path,
+    feed: Mapping[str, np.ndarray],
+    expected: Mapping[str, np.ndarray],
+    signature: str = "serving_default",
 ) -> dict[str, Any]:
     """Runs `rnn_apps/runtime.py verify` in a clean process (no TensorFlow, no rnn_apps)."""
     import rnn_apps.runtime as runtime
@@ -332,7 +393,7 @@ def _verify(
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         proc = subprocess.run(
             [sys.executable, "-I", runtime.__file__, "verify", str(folder),
-             str(Path(tmp) / "inputs.npz"), str(Path(tmp) / "expected.npz")],
+             str(Path(tmp) / "inputs.npz"), str(Path(tmp) / "expected.npz"), signature],
             capture_output=True, text=True, timeout=600, env=env, cwd=tmp,
         )  # fmt: skip
     if proc.returncode != 0:

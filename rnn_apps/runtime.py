@@ -6,6 +6,7 @@ This file is the device-side code: copy it next to an export (it needs numpy and
     model = PortableModel("exported/forecast_litert")
     out = model(window=windows)          # {"forecast": ...}, the same as the SavedModel's
     model.metadata["core"]               # input names, shapes, dtypes; what a client does
+    step = PortableModel("exported/textgen_litert", signature="step")  # another signature
 
 An export folder holds `model.tflite` (LiteRT) or `model.onnx` (ONNX) and `metadata.json`
 (the task's facts: vocabulary, scaling, class or tag names, the core's inputs and outputs).
@@ -13,7 +14,7 @@ A LiteRT core has a fixed batch size (`metadata["core"]["batch_size"]`, 1 by def
 recurrent loops convert to builtin ops only with static shapes); `PortableModel` feeds larger
 batches one slice at a time. Run as a script it verifies an export against expected outputs:
 
-    python runtime.py verify EXPORT_DIR INPUTS.npz EXPECTED.npz   # prints one JSON line
+    python runtime.py verify EXPORT_DIR INPUTS.npz EXPECTED.npz [SIGNATURE]  # one JSON line
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class PortableModel:
 
     Args:
         path: The export folder (`model.tflite` or `model.onnx` with `metadata.json`).
+        signature: Which signature to run (`metadata["core"]["signatures"]` lists those
+            beside `serving_default`; an ONNX core holds each in `<name>.onnx`).
         num_threads: Threads of the runtime (None: its default).
 
     Raises:
@@ -43,13 +46,22 @@ class PortableModel:
         ImportError: the runtime of its format is not installed (named in the message).
     """
 
-    def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
+    def __init__(
+        self, path: str | Path, signature: str = "serving_default", num_threads: int | None = None
+    ) -> None:
         self.path = Path(path)
         self.metadata: dict[str, Any] = json.loads((self.path / METADATA_FILE).read_text())
         core = self.metadata["core"]
+        self.batch_size = core.get("batch_size")
+        if signature != "serving_default":
+            known = sorted(core.get("signatures") or {})
+            if signature not in known:
+                raise ValueError(f"no signature {signature!r}; the export has {known}")
+            core = core["signatures"][signature]
+        self.signature = signature
         self.input_names = [spec["name"] for spec in core["inputs"]]
         self.output_names = list(core["outputs"])
-        self.batch_size = core.get("batch_size")
+        onnx = ONNX_FILE if signature == "serving_default" else f"{signature}.onnx"
         if (self.path / LITERT_FILE).is_file():
             self.format = "litert"
             try:
@@ -59,8 +71,8 @@ class PortableModel:
             self._interpreter = Interpreter(
                 model_path=str(self.path / LITERT_FILE), num_threads=num_threads
             )
-            self._runner = self._interpreter.get_signature_runner("serving_default")
-        elif (self.path / ONNX_FILE).is_file():
+            self._runner = self._interpreter.get_signature_runner(signature)
+        elif (self.path / onnx).is_file():
             self.format = "onnx"
             try:
                 import onnxruntime as ort
@@ -70,7 +82,7 @@ class PortableModel:
             if num_threads:
                 options.intra_op_num_threads = num_threads
             self._session = ort.InferenceSession(
-                str(self.path / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+                str(self.path / onnx), options, providers=["CPUExecutionProvider"]
             )
         else:
             raise FileNotFoundError(f"{self.path} holds neither {LITERT_FILE} nor {ONNX_FILE}")
@@ -102,9 +114,11 @@ class PortableModel:
         return {k: np.concatenate([p[k] for p in parts]) for k in self.output_names}
 
 
-def _verify(path: str, inputs_file: str, expected_file: str) -> dict[str, Any]:
+def _verify(
+    path: str, inputs_file: str, expected_file: str, signature: str = "serving_default"
+) -> dict[str, Any]:
     """Runs the export on the inputs, one batch-sized request at a time, and compares."""
-    model = PortableModel(path)
+    model = PortableModel(path, signature)
     inputs = dict(np.load(inputs_file, allow_pickle=False))
     expected = dict(np.load(expected_file, allow_pickle=False))
     start = time.perf_counter()
@@ -142,6 +156,6 @@ def _verify(path: str, inputs_file: str, expected_file: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5 or sys.argv[1] != "verify":
-        sys.exit("usage: python runtime.py verify EXPORT_DIR INPUTS.npz EXPECTED.npz")
+    if len(sys.argv) not in (5, 6) or sys.argv[1] != "verify":
+        sys.exit("usage: python runtime.py verify EXPORT_DIR INPUTS.npz EXPECTED.npz [SIGNATURE]")
     print(json.dumps(_verify(*sys.argv[2:])))

@@ -274,6 +274,17 @@ def test_litert_and_onnx_cores_give_the_next_token_logits_and_greedy_text(lm, tm
             out.append(int(np.argmax(logits)))
         text = "".join(vocab[i - 2] for i in out)
         assert [text] == lm.generate(prompt, max_new_tokens=6, temperature=0.0)
+    # Streaming on the device: the `step` signature from a zero state, one call per token,
+    # ends with the whole pass's logits (LiteRT and ONNX alike).
+    for fmt in ("litert", "onnx"):
+        whole = PortableModel(tmp_path / fmt)
+        step = PortableModel(tmp_path / fmt, signature="step")
+        state = np.zeros((1, sum(whole.metadata["state_sizes"])), np.float32)
+        logits = np.asarray(whole.metadata["unigram_logits"])
+        for token in ids[0][ids[0] > 0]:
+            out = step(token=np.array([token], np.int32), state=state)
+            logits, state = out["logits"][0], out["state"]
+        np.testing.assert_allclose(logits, want[0], atol=1e-3)
 
 
 @pytest.mark.parametrize(

@@ -259,15 +259,16 @@ class LMGraph:
         state = tf.concat([tf.cast(s, tf.float32) for s in states], axis=1)  # (B, S)
         return {"state": state, "logits": tf.cast(logits, tf.float32)}
 
-    def stream_step(self, token: Any, state: Any) -> dict[str, Any]:
+    def stream_step(self, token: Any, state: Any, checks: bool = True) -> dict[str, Any]:
         """The `step` signature: `token` (B,) int32 ids (what the client drew from the last
-        logits) and `state` (B, S) -> the next `logits` (B, V) and the new `state` (B, S)."""
+        logits) and `state` (B, S) -> the next `logits` (B, V) and the new `state` (B, S)
+        (`checks=False`: without the input checks, for LiteRT and ONNX)."""
         import tensorflow as tf
 
         from rnn_apps.export import assert_batch_at_most
 
         width = sum(self.state_sizes)
-        checks = [
+        asserts = [
             assert_batch_at_most(token, MAX_GENERATE_BATCH, "tokens"),
             tf.debugging.assert_equal(
                 tf.shape(state), tf.stack([tf.shape(token)[0], width]),
@@ -279,7 +280,7 @@ class LMGraph:
                 [f"token ids must be in [0, {self.vocab_size})"],
             ),
         ]  # fmt: skip
-        with tf.control_dependencies(checks):
+        with tf.control_dependencies(asserts if checks else []):
             token = tf.identity(token)
         states = tf.split(tf.ensure_shape(state, [None, width]), self.state_sizes, axis=1)
         dtype = self.embedding.compute_dtype

@@ -189,10 +189,12 @@ class TextGenerator(Task):
         training unigram logits for a row of padding alone: the first token of a text), as
         `generate` samples from after a prompt (`LMGraph.run_prompt`, on dense ids). The
         sampling (temperature, top-k, top-p, never ids 0 and 1) stays with the client, which
-        appends the drawn id and calls again: the plain whole-sequence pass, no state kept."""
+        appends the drawn id and calls again. Its `step` signature streams instead (O(1) per
+        token): `token` (B,) int32, `state` (B, S) -> `logits` (B, V), `state` (B, S), from
+        a zero state and the metadata's `unigram_logits` for an empty text."""
         import tensorflow as tf
 
-        from rnn_apps.portable import Core
+        from rnn_apps.portable import Core, CoreSignature
 
         self._check_fitted()
         graph = self._graph
@@ -211,17 +213,34 @@ class TextGenerator(Task):
             f"each newline as the token {NEWLINE_TOKEN}"
             + (", lower-cased" if self.vocab_.lowercase else "")
         )
+        prompts = np.asarray(list(self._sample_prompts), dtype=object)
+        start = graph.initial_state(tf.constant(prompts))  # realistic states to step from
+        step = CoreSignature(
+            fn=lambda token, state: graph.stream_step(token, state, checks=False),
+            input_signature=streaming_signatures(sum(graph.state_sizes))["step"],
+            sample_inputs={
+                "token": np.asarray(start["logits"]).argmax(axis=1).astype("int32"),
+                "state": np.asarray(start["state"]),
+            },
+        )
         return Core(
             fn=fn,
             input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")],
             sample_inputs={"token_ids": ids},
             track=[self.model_],
+            signatures={"step": step},
+            metadata={
+                "state_sizes": graph.state_sizes,
+                "unigram_logits": np.asarray(self.unigram_logits_, "float32").tolist(),
+            },
             client=f"token_ids: the text's tokens ({level}), each id = 2 + its index in "
             "metadata vocabulary (1 = [UNK] if absent), right-padded with 0 (the whole text "
             f"so far, or its last {self.config.seq_len} ids, the training window, to bound "
             "the cost per token); logits: (B, vocab_size) of the next token, from which the "
             "client samples (temperature, top-k, top-p; never ids 0 and 1), appends the id "
-            "and calls again; ids -> text through metadata vocabulary.",
+            "and calls again; ids -> text through metadata vocabulary. Streaming: signature "
+            "`step` (token, state -> logits, state), starting from a zero state (width "
+            "sum(state_sizes)) and `unigram_logits`, one call per token.",
         )
 
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
