@@ -5,7 +5,7 @@ Called on character ids (B, T, C) int (0 = padding), it embeds the characters, r
 bidirectional LSTM (`kind="bilstm"`, the final states of both directions) or a 1-D convolution
 with a mask-aware max over the characters (`kind="cnn"`) over each word, and returns (B, T, D)
 with D = 2 x units (BiLSTM) or units (CNN); a word without characters (a padded token) gets
-zeros.
+zeros and is masked (the output's Keras mask is False there).
 
 Shape legend: B batch, T tokens, C characters per token, E character embedding width, D output.
 """
@@ -88,6 +88,12 @@ class CharEncoder(keras.layers.Layer):
             out = ops.max(ops.where(mask[:, :, None], h, 0.0), axis=1)  # (B*T, U)
         out = ops.where(has_chars[:, None], out, 0.0)
         return ops.reshape(out, [shape[0], shape[1], self.output_dim])
+
+    def compute_mask(self, chars: Any, previous_mask: Any = None) -> Any:
+        """(B, T): True where a token has characters (a word, not padding). Without it the
+        word vectors' padding mask would be lost where they are concatenated with these
+        (Keras unmasks a step if any concatenated input is unmasked there)."""
+        return ops.any(ops.convert_to_tensor(chars) > 0, axis=-1)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return (input_shape[0], input_shape[1], self.output_dim)

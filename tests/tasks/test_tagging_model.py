@@ -74,6 +74,26 @@ def test_char_encoder_shapes_and_padding(kind):
     out = run_layer_test(enc, chars)
     assert out.shape == (1, 3, enc.output_dim) and not out[0, 2].any()
     assert out[0, 0].any()
+    assert np.asarray(enc.compute_mask(chars)).tolist() == [[True, True, False]]
+
+
+@pytest.mark.parametrize("kind", ["bilstm", "cnn"])
+def test_padding_never_changes_the_scores_of_real_tokens(kind):
+    """The word mask reaches the recurrent layers through the concatenation with the
+    character vectors (a padded step never enters the backward direction)."""
+    core = build_tagger_core(
+        num_words=20, num_chars=12, num_tags=4, max_word_chars=3, embedding_dim=4,
+        char_encoder=kind, char_embedding_dim=3, char_units=3, units=5, num_layers=2,
+        dropout=0.0, word_dropout=0.0,
+    )  # fmt: skip
+    words = np.array([[4, 7, 2, 9]], "int32")
+    chars = np.array([[[3, 4, 0], [5, 0, 0], [6, 7, 8], [2, 0, 0]]], "int32")
+    short = np.asarray(core({"words": words, "chars": chars}))
+    padded = {
+        "words": np.pad(words, [(0, 0), (0, 6)]),
+        "chars": np.pad(chars, [(0, 0), (0, 6), (0, 0)]),
+    }
+    np.testing.assert_allclose(np.asarray(core(padded))[:, :4], short, atol=1e-6)
 
 
 def test_word_dropout_replaces_known_words_only_while_training():
