@@ -66,8 +66,9 @@ class Core:
         metadata: Facts only a client of the core needs (vocabularies the SavedModel keeps
             in its graph), added to `metadata.json`.
         signatures: More signatures beside `serving_default` (e.g. a recurrent `step`),
-            `{name: CoreSignature}`: LiteRT holds them in the same model, ONNX writes one
-            file each (`<name>.onnx`).
+            `{name: CoreSignature}`, for LiteRT (in the same model). An ONNX export holds
+            `serving_default` only: tf2onnx 1.17 fails on the text generator's `step` ("graph
+            input 'state' not exist", in its RNN rewriter).
     """
 
     fn: Callable[..., dict[str, Any]]
@@ -266,6 +267,8 @@ def export_core(
         raise UserInputError(f"batch_size must be >= 1, got {batch_size}.")
     path = Path(path).absolute()
     _check_export_dest(path, marker=(LITERT_FILE, ONNX_FILE))
+    if format == "onnx":
+        core = dataclasses.replace(core, signatures=None)
     sigs = core.all_signatures()
 
     def no_dropout(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -91,7 +91,7 @@ def generate_signature() -> list[Any]:
     ]
 
 
-def streaming_signatures(state_width: int) -> dict[str, list[Any]]:
+def streaming_signatures() -> dict[str, list[Any]]:
     """The `initial_state` and `step` signatures' inputs."""
     import tensorflow as tf
 
@@ -99,7 +99,8 @@ def streaming_signatures(state_width: int) -> dict[str, list[Any]]:
         "initial_state": [tf.TensorSpec([None], tf.string, name="prompt")],
         "step": [
             tf.TensorSpec([None], tf.int32, name="token"),
-            tf.TensorSpec([None, state_width], tf.float32, name="state"),
+            # the width is checked in the graph, with a message (`LMGraph.stream_step`)
+            tf.TensorSpec([None, None], tf.float32, name="state"),
         ],
     }
 
@@ -281,7 +282,7 @@ class LMGraph:
             ),
         ]  # fmt: skip
         with tf.control_dependencies(asserts if checks else []):
-            token = tf.identity(token)
+            token, state = tf.identity(token), tf.identity(state)
         states = tf.split(tf.ensure_shape(state, [None, width]), self.state_sizes, axis=1)
         dtype = self.embedding.compute_dtype
         logits, new_states = self.step(token, [tf.cast(s, dtype) for s in states])

@@ -174,7 +174,7 @@ class TextGenerator(Task):
                 prompt, d["max_new_tokens"], d["temperature"], d["top_k"], d["top_p"], d["seed"]
             )
 
-        streaming = streaming_signatures(sum(graph.state_sizes))
+        streaming = streaming_signatures()
         return [
             Endpoint("generate", generate_fn, generate_signature()),
             Endpoint("score", score_fn, score_signature()),
@@ -217,7 +217,10 @@ class TextGenerator(Task):
         start = graph.initial_state(tf.constant(prompts))  # realistic states to step from
         step = CoreSignature(
             fn=lambda token, state: graph.stream_step(token, state, checks=False),
-            input_signature=streaming_signatures(sum(graph.state_sizes))["step"],
+            input_signature=[
+                tf.TensorSpec([None], tf.int32, name="token"),
+                tf.TensorSpec([None, sum(graph.state_sizes)], tf.float32, name="state"),
+            ],
             sample_inputs={
                 "token": np.asarray(start["logits"]).argmax(axis=1).astype("int32"),
                 "state": np.asarray(start["state"]),
