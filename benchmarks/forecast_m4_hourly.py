@@ -141,8 +141,7 @@ def write_model_card(export_dir: Path, result: dict[str, Any]) -> None:
     m = result["models"]
     cfg = result["config"]
     rows = [
-        "| model (all 414 series) | sMAPE | MASE | OWA | MSIS 95% | coverage 95% "
-        "| coverage 80% |",
+        "| model (all 414 series) | sMAPE | MASE | OWA | MSIS 95% | coverage 95% | coverage 80% |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, e in m.items():
