@@ -529,7 +529,7 @@ def test_several_targets_export_windows_with_a_target_axis(two_targets, tmp_path
     pd.testing.assert_frame_equal(pred, predict_panel(predictor, frame), rtol=1e-5)
     # the raw signature: window (B, L, T) -> forecast (B, H, T), quantiles (B, H, T, Q)
     g = frame[frame["unique_id"] == "r00"]
-    window = g[["lead", "lag"]].to_numpy("float32")[-48:][None]
+    window = np.array(g[["lead", "lag"]].to_numpy("float32")[-48:][None])  # writable under pandas 3
     out = predictor.run("serving_default", window=window)
     assert out["forecast"].shape == (1, 12, 2) and out["quantiles"].shape == (1, 12, 2, 3)
     rows = pred[pred["unique_id"] == "r00"]
