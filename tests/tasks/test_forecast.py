@@ -232,6 +232,41 @@ def test_export_metadata_and_in_graph_refusals(exported, data):
         serve(window=tf.constant(big))
 
 
+def test_streaming_steps_give_the_windows_forecasts(exported, segrnn, data):
+    """`initial_state` on the first window, then one `step` per new row: each step's state is
+    the last L rows and its forecast the window's, in process and through the SavedModel;
+    bad shapes and values are refused by name."""
+    import tensorflow as tf
+
+    from rnn_apps.tasks.base import open_model
+
+    path, _ = exported
+    values = data[["a", "b", "c"]].to_numpy("float32")
+    starts = np.array([0, 150])  # two streams
+    expected = segrnn.forecast_windows(
+        np.stack([values[s + k : s + k + L] for s in starts for k in range(6)])
+    ).reshape(2, 6, H, 2)
+    for model in (segrnn, open_model(path)):
+        out = model.run("initial_state", window=np.stack([values[s : s + L] for s in starts]))
+        np.testing.assert_allclose(out["forecast"], expected[:, 0], rtol=1e-5, atol=1e-5)
+        for k in range(1, 6):
+            out = model.run("step", observation=values[starts + L + k - 1], state=out["state"])
+            np.testing.assert_array_equal(
+                out["state"], np.stack([values[s + k : s + k + L] for s in starts])
+            )
+            np.testing.assert_allclose(out["forecast"], expected[:, k], rtol=1e-5, atol=1e-5)
+    step = tf.saved_model.load(str(path)).signatures["step"]
+    state = tf.constant(out["state"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="observation must have shape"):
+        step(observation=tf.zeros([2, 2]), state=state)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="state must have shape"):
+        step(observation=tf.zeros([2, 3]), state=state[:, 1:])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="as many streams"):
+        step(observation=tf.zeros([1, 3]), state=state)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="observation holds NaN"):
+        step(observation=tf.constant([[np.nan, 0, 0], [0, 0, 0]], tf.float32), state=state)
+
+
 def test_empty_batch_gives_empty_forecast(exported, segrnn):
     import tensorflow as tf
 

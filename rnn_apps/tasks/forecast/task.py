@@ -177,8 +177,12 @@ class Forecaster(Task):
     # ------------------------------------------------------------------ export hooks
     def endpoints(self) -> list[Any]:
         """`serving_default`: `window` (B, L, F) float32 real units -> `forecast` (B, H, T)
-        float32 real units. Refuses more than `MAX_BATCH_WINDOWS` windows, a wrong window
-        shape, and NaN, inf or values beyond
+        float32 real units; and the streaming pair `initial_state` (`window` -> `state`
+        (B, L, F), `forecast`) and `step` (`observation` (B, F), `state` -> `state`,
+        `forecast`): the state is the last L observations, so a step forecasts exactly what
+        `serving_default` forecasts from that window (the per-window normalisation rescales
+        the whole window with each observation, so a step runs the network over it). Refuses
+        more than `MAX_BATCH_WINDOWS` windows, wrong shapes, and NaN, inf or values beyond
         `MAX_ABS_SCALED` training standard deviations (checked on the scaled window) and a
         non-finite forecast, with `InvalidArgumentError`s naming the problem."""
         import tensorflow as tf
@@ -188,54 +192,88 @@ class Forecaster(Task):
         self._check_fitted()
         pre, network = self.preprocessor_, self.network_
         lookback, f = self.config.lookback, len(pre.columns)
-        shape_msg = (
-            f"window must have shape [batch, {lookback}, {f}] = [batch, lookback, features "
-            f"{pre.columns}]; got [steps, features] ="
-        )
         value_msg = (
-            "window holds NaN, inf or values too large to forecast from (more than "
+            "{name} holds NaN, inf or values too large to forecast from (more than "
             f"{MAX_ABS_SCALED:g} training standard deviations from the mean, e.g. 3e38); "
             "check the data's units"
         )
-
         batch_msg = f"at most {MAX_BATCH_WINDOWS} windows per request; split the batch"
 
-        def serve(window: Any) -> dict[str, Any]:
+        def checked(x: Any, name: str, shape: list[int]) -> Any:
             # A loaded signature does not check its static shape, and graph optimisation
             # folds checks on static shapes: hide the static shape from the check, then
-            # restore it for the model.
-            dynamic = tf.raw_ops.PlaceholderWithDefault(input=window, shape=[None, None, None])
+            # restore it.
+            dynamic = tf.raw_ops.PlaceholderWithDefault(input=x, shape=[None] * len(shape))
+            dims = "lookback, features" if len(shape) == 3 else "features"
             check = tf.debugging.assert_equal(
-                tf.shape(dynamic)[1:], tf.constant([lookback, f]), message=shape_msg
+                tf.shape(dynamic)[1:],
+                tf.constant(shape[1:]),
+                message=f"{name} must have shape [batch, {', '.join(map(str, shape[1:]))}] "
+                f"= [batch, {dims} {pre.columns}]; got [{dims.replace('lookback', 'steps')}] =",
             )
             cap = tf.debugging.assert_less_equal(
                 tf.shape(dynamic)[0], tf.constant(MAX_BATCH_WINDOWS), message=batch_msg
             )
             with tf.control_dependencies([check, cap]):
-                window = tf.ensure_shape(tf.identity(dynamic), [None, lookback, f])
-            window = tf.debugging.check_numerics(window, value_msg)
-            scaled = tf.debugging.check_numerics(pre.normalize(window), value_msg)  # (B, L, F)
+                x = tf.ensure_shape(tf.identity(dynamic), [None, *shape[1:]])
+            return tf.debugging.check_numerics(x, value_msg.format(name=name))
+
+        def forecast(window: Any, name: str) -> Any:  # (B, L, F) checked -> (B, H, T)
+            msg = value_msg.format(name=name)
+            scaled = tf.debugging.check_numerics(pre.normalize(window), msg)  # (B, L, F)
             bound = tf.debugging.assert_less_equal(
                 tf.reduce_max(tf.abs(scaled)), tf.constant(MAX_ABS_SCALED, scaled.dtype),
-                message=value_msg,
+                message=msg,
             )  # fmt: skip
             with tf.control_dependencies([bound]):
                 scaled = tf.identity(scaled)
             y = pre.denormalize(tf.cast(network.forecast(scaled), tf.float32))  # (B, H, T)
-            y = tf.debugging.check_numerics(
+            return tf.debugging.check_numerics(
                 y, "the forecast overflowed (NaN or inf); check the window's values and units"
             )
-            return {"forecast": y}
 
-        spec = tf.TensorSpec([None, lookback, f], tf.float32, name="window")
-        return [Endpoint("serving_default", serve, [spec])]
+        def serve(window: Any) -> dict[str, Any]:
+            window = checked(window, "window", [-1, lookback, f])
+            return {"forecast": forecast(window, "window")}
+
+        def initial_state(window: Any) -> dict[str, Any]:
+            window = checked(window, "window", [-1, lookback, f])
+            return {"state": window, "forecast": forecast(window, "window")}
+
+        def step(observation: Any, state: Any) -> dict[str, Any]:
+            state = checked(state, "state", [-1, lookback, f])
+            observation = checked(observation, "observation", [-1, f])
+            same = tf.debugging.assert_equal(
+                tf.shape(observation)[0],
+                tf.shape(state)[0],
+                message="observation and state must hold as many streams (rows)",
+            )
+            with tf.control_dependencies([same]):
+                state = tf.concat([state[:, 1:], observation[:, None]], axis=1)  # (B, L, F)
+            return {"state": state, "forecast": forecast(state, "state")}
+
+        window = tf.TensorSpec([None, lookback, f], tf.float32, name="window")
+        return [
+            Endpoint("serving_default", serve, [window]),
+            Endpoint("initial_state", initial_state, [window]),
+            Endpoint(
+                "step",
+                step,
+                [
+                    tf.TensorSpec([None, f], tf.float32, name="observation"),
+                    tf.TensorSpec([None, lookback, f], tf.float32, name="state"),
+                ],
+            ),
+        ]
 
     def core(self) -> Any:
         """`window` (B, L, F) float32 real units -> `forecast` (B, H, T) real units: the
-        serving function without its input checks (the client sends finite values)."""
+        serving function without its input checks (the client sends finite values). Its
+        `step` signature streams: `observation` (B, F), `state` (B, L, F) -> `state` (the
+        window shifted by one observation), `forecast`."""
         import tensorflow as tf
 
-        from rnn_apps.portable import Core
+        from rnn_apps.portable import Core, CoreSignature
 
         self._check_fitted()
         pre, network = self.preprocessor_, self.network_
@@ -245,22 +283,44 @@ class Forecaster(Task):
             y = network.forecast(pre.normalize(window))  # (B, H, T) scaled
             return {"forecast": pre.denormalize(tf.cast(y, tf.float32))}
 
+        def step(observation: Any, state: Any) -> dict[str, Any]:
+            state = tf.concat([state[:, 1:], observation[:, None]], axis=1)  # (B, L, F)
+            return {"state": state, **fn(state)}
+
+        samples = self.sample_inputs()
         return Core(
             fn=fn,
             input_signature=[tf.TensorSpec([None, lookback, f], tf.float32, name="window")],
-            sample_inputs=self.sample_inputs()["serving_default"],
+            sample_inputs=samples["serving_default"],
             track=[pre, self.model_],
+            signatures={
+                "step": CoreSignature(
+                    fn=step,
+                    input_signature=[
+                        tf.TensorSpec([None, f], tf.float32, name="observation"),
+                        tf.TensorSpec([None, lookback, f], tf.float32, name="state"),
+                    ],
+                    sample_inputs=samples["step"],
+                )
+            },
             client=f"window: the last {lookback} rows of the columns {list(pre.columns)} in "
             "real units, finite; forecast: the next horizon steps of the targets "
-            f"{list(pre.targets)}, real units.",
+            f"{list(pre.targets)}, real units. Streaming: signature `step` (observation "
+            "(B, F), state (B, L, F) -> state, forecast), the state starting as the first "
+            "window.",
         )
 
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
         pre = self.preprocessor_
         rng = np.random.default_rng(0)
         shape = (4, self.config.lookback, len(pre.columns))
-        windows = pre.mean + pre.std * rng.standard_normal(shape)
-        return {"serving_default": {"window": windows.astype("float32")}}
+        windows = (pre.mean + pre.std * rng.standard_normal(shape)).astype("float32")
+        observations = pre.mean + pre.std * rng.standard_normal((shape[0], shape[2]))
+        return {
+            "serving_default": {"window": windows},
+            "initial_state": {"window": windows},
+            "step": {"observation": observations.astype("float32"), "state": windows},
+        }
 
     def export_metadata(self) -> dict[str, Any]:
         self._check_fitted()
@@ -273,6 +333,9 @@ class Forecaster(Task):
             "lookback": cfg.lookback,
             "horizon": cfg.horizon,
             "max_batch_windows": MAX_BATCH_WINDOWS,
+            "streaming": "initial_state(window) -> state, forecast; then step(observation, "
+            "state) -> state, forecast for each new row: the state is the last lookback rows "
+            "(O(1) per stream), each forecast the one serving_default gives for that window",
             "frequency": pre.frequency,
             "season": cfg.season,
             "series": self.read_options,
