@@ -105,6 +105,12 @@ def test_every_signature_of_every_committed_model_in_keras_tfsmlayer(name, sig, 
         samples = {"window": tf.ones([1, meta["lookback"]])}
     elif inputs == ["window"]:
         samples = {"window": tf.zeros([1, meta["lookback"], len(meta["columns"])])}
+    elif inputs == ["observation", "state"]:  # forecast streaming: the state is a window
+        f = len(meta["columns"])
+        samples = {"observation": tf.zeros([1, f]), "state": tf.zeros([1, meta["lookback"], f])}
+    elif inputs == ["token", "state"]:  # textgen streaming: the states side by side
+        width = sum(meta["state_sizes"])
+        samples = {"token": tf.constant([2]), "state": tf.zeros([1, width])}
     layer = keras.layers.TFSMLayer(str(MODELS_DIR / name), call_endpoint=sig)
     first, *rest = inputs
     out = layer(samples[first], **{k: samples[k] for k in rest})
