@@ -45,6 +45,23 @@ MAX_ABS_SCALED = 1e6
 MAX_BATCH_WINDOWS = 4096
 
 
+def step_signature(lookback: int, num_features: int) -> list[Any]:
+    """The streaming `step`'s inputs: `observation` (B, F) and `state` (B, L, F)."""
+    import tensorflow as tf
+
+    return [
+        tf.TensorSpec([None, num_features], tf.float32, name="observation"),
+        tf.TensorSpec([None, lookback, num_features], tf.float32, name="state"),
+    ]
+
+
+def shift_window(state: Any, observation: Any) -> Any:
+    """The window one row on: state (B, L, F), observation (B, F) -> (B, L, F)."""
+    import tensorflow as tf
+
+    return tf.concat([state[:, 1:], observation[:, None]], axis=1)
+
+
 class Forecaster(Task):
     """Fits, evaluates, predicts with and exports one forecasting model.
 
@@ -249,21 +266,14 @@ class Forecaster(Task):
                 message="observation and state must hold as many streams (rows)",
             )
             with tf.control_dependencies([same]):
-                state = tf.concat([state[:, 1:], observation[:, None]], axis=1)  # (B, L, F)
+                state = shift_window(state, observation)
             return {"state": state, "forecast": forecast(state, "state")}
 
         window = tf.TensorSpec([None, lookback, f], tf.float32, name="window")
         return [
             Endpoint("serving_default", serve, [window]),
             Endpoint("initial_state", initial_state, [window]),
-            Endpoint(
-                "step",
-                step,
-                [
-                    tf.TensorSpec([None, f], tf.float32, name="observation"),
-                    tf.TensorSpec([None, lookback, f], tf.float32, name="state"),
-                ],
-            ),
+            Endpoint("step", step, step_signature(lookback, f)),
         ]
 
     def core(self) -> Any:
@@ -284,7 +294,7 @@ class Forecaster(Task):
             return {"forecast": pre.denormalize(tf.cast(y, tf.float32))}
 
         def step(observation: Any, state: Any) -> dict[str, Any]:
-            state = tf.concat([state[:, 1:], observation[:, None]], axis=1)  # (B, L, F)
+            state = shift_window(state, observation)
             return {"state": state, **fn(state)}
 
         samples = self.sample_inputs()
@@ -296,10 +306,7 @@ class Forecaster(Task):
             signatures={
                 "step": CoreSignature(
                     fn=step,
-                    input_signature=[
-                        tf.TensorSpec([None, f], tf.float32, name="observation"),
-                        tf.TensorSpec([None, lookback, f], tf.float32, name="state"),
-                    ],
+                    input_signature=step_signature(lookback, f),
                     sample_inputs=samples["step"],
                 )
             },
