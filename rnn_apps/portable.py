@@ -66,9 +66,8 @@ class Core:
         metadata: Facts only a client of the core needs (vocabularies the SavedModel keeps
             in its graph), added to `metadata.json`.
         signatures: More signatures beside `serving_default` (e.g. a recurrent `step`),
-            `{name: CoreSignature}`, for LiteRT (in the same model). An ONNX export holds
-            `serving_default` only: tf2onnx 1.17 fails on the text generator's `step` ("graph
-            input 'state' not exist", in its RNN rewriter).
+            `{name: CoreSignature}`: in the same model for LiteRT, one `<name>.onnx` each for
+            ONNX.
     """
 
     fn: Callable[..., dict[str, Any]]
@@ -196,16 +195,39 @@ def _litert_bytes(core: Core, batch_size: int, quantize: bool, work: Path) -> by
     return converter.convert()
 
 
+def onnx_output_names(signature: CoreSignature, outputs: Sequence[str]) -> dict[str, str]:
+    """`{output: its name in the ONNX file}`: an output named like an input (a step's
+    `state` in and out) is `next_<name>` there, as one ONNX graph cannot hold two values of
+    one name (tf2onnx drops the input)."""
+    inputs = {s.name for s in signature.input_signature}
+    return {k: f"next_{k}" if k in inputs else k for k in outputs}
+
+
+def _onnx_named(sig: CoreSignature) -> CoreSignature:
+    """The signature with its outputs renamed by `onnx_output_names`."""
+
+    def fn(*args: Any) -> dict[str, Any]:
+        out = sig.fn(*args)
+        names = onnx_output_names(sig, list(out))
+        return {names[k]: v for k, v in out.items()}
+
+    return dataclasses.replace(sig, fn=fn)
+
+
 def _write_onnx(core: Core, out: Path, work: Path) -> None:  # out: the folder
     """tf2onnx's documented path: its command line on the core's SavedModel (which turns
-    the values a function captures into constants, as `from_function` does not)."""
+    the values a function captures into constants, as `from_function` does not), one file
+    per signature."""
     import importlib.util
 
     if importlib.util.find_spec("tf2onnx") is None:
         raise UserInputError(
             "ONNX export needs tf2onnx and onnxruntime: pip install 'rnn_apps[export]'."
         )
-    _write_core(core, None, work / "core")
+    sigs = {k: _onnx_named(v) for k, v in core.all_signatures().items()}
+    main = sigs.pop("serving_default")
+    named = dataclasses.replace(core, fn=main.fn, signatures=sigs)
+    _write_core(named, None, work / "core")
     for name in core.all_signatures():
         target = out / onnx_file(name)
         proc = subprocess.run(
@@ -267,8 +289,6 @@ def export_core(
         raise UserInputError(f"batch_size must be >= 1, got {batch_size}.")
     path = Path(path).absolute()
     _check_export_dest(path, marker=(LITERT_FILE, ONNX_FILE))
-    if format == "onnx":
-        core = dataclasses.replace(core, signatures=None)
     sigs = core.all_signatures()
 
     def no_dropout(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -332,6 +352,9 @@ def export_core(
                     for s in _specs(core, None, format == "litert", name)
                 ],
                 "outputs": sorted(expected[name]),
+                **({"onnx_outputs": onnx_output_names(
+                    core.all_signatures()[name], sorted(expected[name]))}
+                   if format == "onnx" else {}),
             }  # fmt: skip
 
         meta = dict(to_jsonable({**dict(metadata), **dict(core.metadata or {})}))

@@ -86,6 +86,8 @@ class PortableModel:
             )
         else:
             raise FileNotFoundError(f"{self.path} holds neither {LITERT_FILE} nor {ONNX_FILE}")
+        # an output named like an input (a step's `state`) is `next_<name>` in an ONNX file
+        self._onnx_names = {n: core.get("onnx_outputs", {}).get(n, n) for n in self.output_names}
         self._dtypes = {spec["name"]: spec["dtype"] for spec in core["inputs"]}
         self._shapes = {spec["name"]: spec["shape"] for spec in core["inputs"]}
 
@@ -101,7 +103,7 @@ class PortableModel:
                 if any(p for _, p in short):
                     feed[n] = np.pad(value, [(0, 0), *short])
         if self.format == "onnx":
-            values = self._session.run(self.output_names, feed)
+            values = self._session.run([self._onnx_names[n] for n in self.output_names], feed)
             return dict(zip(self.output_names, values))
         rows = len(next(iter(feed.values())))
         step = self.batch_size or rows

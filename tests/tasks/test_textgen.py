@@ -274,11 +274,13 @@ def test_litert_and_onnx_cores_give_the_next_token_logits_and_greedy_text(lm, tm
             out.append(int(np.argmax(logits)))
         text = "".join(vocab[i - 2] for i in out)
         assert [text] == lm.generate(prompt, max_new_tokens=6, temperature=0.0)
-    # Streaming on the device: LiteRT's `step` signature from a zero state, one call per
-    # token, ends with the whole pass's logits (an ONNX export holds the whole pass only).
-    with pytest.raises(ValueError, match="no signature 'step'"):
-        PortableModel(tmp_path / "onnx", signature="step")
-    for fmt in ("litert",):
+    # Streaming on the device: the `step` signature (LiteRT's in the same model, ONNX's in
+    # step.onnx with its state output named next_state in the file) from a zero state, one
+    # call per token, ends with the whole pass's logits.
+    with pytest.raises(ValueError, match="no signature 'stream'"):
+        PortableModel(tmp_path / "onnx", signature="stream")
+    assert (tmp_path / "onnx" / "step.onnx").is_file()
+    for fmt in ("litert", "onnx"):
         whole = PortableModel(tmp_path / fmt)
         step = PortableModel(tmp_path / fmt, signature="step")
         state = np.zeros((1, sum(whole.metadata["state_sizes"])), np.float32)
