@@ -191,6 +191,51 @@ def predictor_predict(predictor, frame):
     return predict_panel(predictor, frame)
 
 
+def test_streaming_steps_give_the_windows_outputs(fitted, tmp_path):
+    """`initial_state` on each stream's first window (a short series NaN-padded), then one
+    `step` per new value (one of them missing): each state is the last L values and each
+    output the window's, in process and through the SavedModel; bad shapes and values are
+    refused by name."""
+    import tensorflow as tf
+
+    from rnn_apps.tasks.base import open_model
+
+    fc, frame = fitted
+    fc.export(tmp_path / "sm")
+    series = [frame[frame["unique_id"] == k]["y"].to_numpy("float32") for k in ("s00", "s10")]
+    series[1][62] = np.nan  # a value not observed
+    ends = np.array([20, 60])  # s00 has 20 values at first: its windows are NaN-padded
+
+    def windows_at(k: int) -> np.ndarray:
+        out = np.full((2, 48), np.nan, "float32")
+        for i, (y, end) in enumerate(zip(series, ends + k)):
+            w = y[max(0, end - 48) : end]
+            out[i, 48 - len(w) :] = w
+        return out
+
+    for model in (fc, open_model(tmp_path / "sm")):
+        out = model.run("initial_state", window=windows_at(0))
+        np.testing.assert_array_equal(out["state"], windows_at(0))
+        for k in range(1, 6):
+            observation = np.array([y[e + k - 1] for y, e in zip(series, ends)], "float32")
+            out = model.run("step", observation=observation, state=out["state"])
+            np.testing.assert_array_equal(out["state"], windows_at(k))
+            expected = fc.forecast_windows(windows_at(k))
+            for key, value in expected.items():
+                np.testing.assert_allclose(out[key], value, rtol=1e-5, atol=1e-4, err_msg=key)
+    step = tf.saved_model.load(str(tmp_path / "sm")).signatures["step"]
+    state = tf.constant(out["state"])
+    for observation, state_, match in [
+        (tf.zeros([2, 3]), state, "observation must have shape"),
+        (tf.zeros([2]), state[:, 1:], "state must have shape"),
+        (tf.zeros([1]), state, "as many streams"),
+        (tf.constant([np.inf, 0.0]), state, "observation holds inf"),
+        (tf.fill([2], np.nan), tf.fill([2, 48], np.nan), "a state has no observed value"),
+    ]:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+            step(observation=observation, state=state_)
+
+
 def test_backtest_reports_cutoffs(fitted):
     fc, frame = fitted
     bt = backtest(fc, frame, windows=2, step=6)
@@ -542,6 +587,17 @@ def test_several_targets_export_windows_with_a_target_axis(two_targets, tmp_path
     )
     window[0, :, 1] = np.nan
     _assert_one_line_error(lambda: both.forecast_windows(window), "for some target")
+
+
+def test_several_targets_stream_one_row_of_targets_per_step(two_targets):
+    both, _, frame = two_targets
+    values = frame[frame["unique_id"] == "r00"][["lead", "lag"]].to_numpy("float32")
+    out = both.run("initial_state", window=values[None, :48])
+    for k in range(1, 4):
+        out = both.run("step", observation=values[None, 47 + k], state=out["state"])
+        np.testing.assert_array_equal(out["state"], values[None, k : k + 48])
+        expected = both.forecast_windows(values[None, k : k + 48])["quantiles"]
+        np.testing.assert_allclose(out["quantiles"], expected, rtol=1e-5, atol=1e-4)
 
 
 def test_several_targets_are_refused_where_they_cannot_be_read():

@@ -48,6 +48,25 @@ MAX_BATCH_WINDOWS = 4096
 MAX_ABS_VALUE = 1e30
 
 
+def _checked_shape(x: Any, tail: list[int], name: str) -> Any:
+    """`x` (B, *tail) with its dimensions after the batch checked (one-line error naming
+    `name`) in a way a loaded signature (which does not check shapes) and graph optimisation
+    keep: the static shape is hidden from the check, then restored. A wrong rank shows in
+    the size (B * prod(tail) values), which graph optimisation cannot fold."""
+    import tensorflow as tf
+
+    dynamic = tf.raw_ops.PlaceholderWithDefault(input=x, shape=[None] * (len(tail) + 1))
+    shape = tf.shape(dynamic)
+    ok = tf.logical_and(
+        tf.equal(tf.size(dynamic), shape[0] * int(np.prod(tail))),
+        tf.reduce_all(tf.equal(shape[1:], tf.constant(tail, "int32"))),
+    )
+    text = ", ".join(["batch", *map(str, tail)])
+    check = tf.debugging.Assert(ok, [f"{name} must have shape [{text}]; got shape", shape])
+    with tf.control_dependencies([check]):
+        return tf.ensure_shape(tf.identity(dynamic), [None, *tail])
+
+
 def base_quantiles(quantiles: list[float], level: int) -> tuple[int, int]:
     """Indices of the quantiles an interval of `level` percent starts from: (1 - p) / 2 and
     (1 + p) / 2 when both are levels, else the median twice."""
@@ -80,7 +99,7 @@ class PanelForecaster(Task):
 
     task_name: ClassVar[str] = "panel"
     config_class: ClassVar[type[PanelConfig]] = PanelConfig
-    contract_version: ClassVar[int] = 1
+    contract_version: ClassVar[int] = 2
     model_file: ClassVar[str] = "model.weights.h5"
     config: PanelConfig
 
@@ -459,6 +478,54 @@ class PanelForecaster(Task):
             )
         return specs
 
+    def _step_specs(self) -> list[Any]:
+        """The streaming `step`'s inputs: `observation` (B) (or (B, T)), `state` (B, L) (or
+        (B, L, T)), then the covariate inputs of `serving_default` (for the new window)."""
+        import tensorflow as tf
+
+        window, *covariates = self._input_specs()
+        return [
+            tf.TensorSpec([None, *window.shape[2:]], tf.float32, name="observation"),
+            tf.TensorSpec(window.shape, tf.float32, name="state"),
+            *covariates,
+        ]
+
+    def _shift(self, observation: Any, state: Any, checks: bool = True) -> Any:
+        """The window one step on: `state` (B, L[, T]), `observation` (B[, T]) -> (B, L[, T]),
+        with `checks`: shapes, rows and the observation's values checked first."""
+        import tensorflow as tf
+
+        cfg = self.config
+        t = len(cfg.targets)
+        if checks:
+            tail = [t] if t > 1 else []
+            state = _checked_shape(state, [cfg.lookback, *tail], "state")
+            observation = _checked_shape(observation, tail, "observation")
+            observed = tf.logical_not(tf.math.is_nan(observation))
+            asserts = [
+                tf.debugging.assert_equal(
+                    tf.shape(observation)[0], tf.shape(state)[0],
+                    message="observation and state must hold as many streams (rows)",
+                ),
+                tf.debugging.assert_less_equal(
+                    tf.reduce_max(tf.abs(tf.where(observed, observation, 0.0))),
+                    tf.constant(MAX_ABS_VALUE, tf.float32),
+                    message=f"observation holds inf or values beyond {MAX_ABS_VALUE:g} (NaN = "
+                    "not observed); check the units",
+                ),
+            ]  # fmt: skip
+            if cfg.transform == "log":
+                asserts.append(
+                    tf.debugging.assert_equal(
+                        tf.reduce_all(tf.logical_or(tf.logical_not(observed), observation > 0)),
+                        True,
+                        message="the model forecasts log values: the observation must be > 0",
+                    )  # fmt: skip
+                )
+            with tf.control_dependencies(asserts):
+                observation = tf.identity(observation)
+        return tf.concat([state[:, 1:], observation[:, None]], axis=1)
+
     def endpoints(self) -> list[Any]:
         """`serving_default`: `window` (B, L) (or (B, L, T) for T targets) float32 real
         units, NaN = not observed [,
@@ -468,20 +535,42 @@ class PanelForecaster(Task):
         for T targets), real units. Refuses more
         than `MAX_BATCH_WINDOWS` windows, a wrong window length, inf or values beyond
         `MAX_ABS_VALUE`, a window without any observed value, and NaN in the horizon part of
-        the future covariates."""
+        the future covariates.
+
+        The streaming pair: `initial_state` (the inputs of `serving_default` -> its outputs
+        and `state`, the window) and `step` (`observation` (B) (or (B, T)), `state` and the
+        covariates of the new window -> the outputs for the window one step on, and that
+        window as `state`): the state is the last L values of each stream."""
         from rnn_apps.export import Endpoint
 
         self._check_fitted()
-        specs = self._input_specs()
-        names = [sp.name for sp in specs]
+        specs, step_specs = self._input_specs(), self._step_specs()
+        names, step_names = [sp.name for sp in specs], [sp.name for sp in step_specs]
 
         def serve(*args: Any) -> dict[str, Any]:
             return self._serve(**dict(zip(names, args)))
 
-        return [Endpoint("serving_default", serve, specs)]
+        def initial_state(*args: Any) -> dict[str, Any]:
+            inputs = dict(zip(names, args))
+            out = self._serve(**inputs)
+            return {"state": inputs["window"], **out}
 
-    def _serve(self, window: Any, checks: bool = True, **covariates: Any) -> dict[str, Any]:
-        """The export's function; `checks=False` leaves out the input checks (the core)."""
+        def step(*args: Any) -> dict[str, Any]:
+            inputs = dict(zip(step_names, args))
+            window = self._shift(inputs.pop("observation"), inputs.pop("state"))
+            return {"state": window, **self._serve(window, name="state", **inputs)}
+
+        return [
+            Endpoint("serving_default", serve, specs),
+            Endpoint("initial_state", initial_state, specs),
+            Endpoint("step", step, step_specs),
+        ]
+
+    def _serve(
+        self, window: Any, checks: bool = True, name: str = "window", **covariates: Any
+    ) -> dict[str, Any]:
+        """The export's function; `checks=False` leaves out the input checks (the core);
+        `name` is the window's name in the checks' messages."""
         import tensorflow as tf
 
         cfg = self.config
@@ -493,7 +582,7 @@ class PanelForecaster(Task):
             asserts = [
                 tf.debugging.assert_equal(
                     tf.shape(dynamic)[1:], shape[1:],
-                    message=f"window must have shape {dims} (lookback steps, NaN-padded on the "
+                    message=f"{name} must have shape {dims} (lookback steps, NaN-padded on the "
                     "left for a shorter series" + (", then the targets" if t > 1 else "")
                     + "); got [batch, ...] =",
                 ),
@@ -527,11 +616,11 @@ class PanelForecaster(Task):
             asserts = [
                 tf.debugging.assert_less_equal(
                     tf.reduce_max(tf.abs(finite)), tf.constant(MAX_ABS_VALUE, tf.float32),
-                    message=f"window holds inf or values beyond {MAX_ABS_VALUE:g}; check the units",
+                    message=f"{name} holds inf or values beyond {MAX_ABS_VALUE:g}; check the units",
                 ),
                 tf.debugging.assert_equal(
                     tf.reduce_all(tf.reduce_any(observed, axis=1)), True,
-                    message="a window has no observed value (all NaN"
+                    message=f"a {name} has no observed value (all NaN"
                     + (" for some target" if t > 1 else "")
                     + "); drop it or give history",
                 ),
@@ -541,7 +630,8 @@ class PanelForecaster(Task):
                     tf.debugging.assert_equal(
                         tf.reduce_all(tf.logical_or(tf.logical_not(observed), window > 0)),
                         True,
-                        message="the model forecasts log values: every observed value must be > 0",
+                        message="the model forecasts log values: every observed value must be "
+                        f"> 0 (in the {name})",
                     )  # fmt: skip
                 )
             future = covariates.get("future_covariates")
@@ -595,7 +685,7 @@ class PanelForecaster(Task):
         (real units, NaN = not observed) and outputs. A model with categorical static
         covariates (or `series_embedding`) has none: its string lookups stay in the
         SavedModel."""
-        from rnn_apps.portable import Core
+        from rnn_apps.portable import Core, CoreSignature
 
         self._check_fitted()
         if self.covariates_facts()["static_categorical"]:
@@ -604,23 +694,40 @@ class PanelForecaster(Task):
                 "and ONNX cores do not take; export a SavedModel, or train with numeric "
                 "static covariates only."
             )
-        specs = self._input_specs()
-        names = [sp.name for sp in specs]
+        specs, step_specs = self._input_specs(), self._step_specs()
+        names, step_names = [sp.name for sp in specs], [sp.name for sp in step_specs]
 
         def fn(*args: Any) -> dict[str, Any]:
             return self._serve(checks=False, **dict(zip(names, args)))
 
+        def step(*args: Any) -> dict[str, Any]:
+            inputs = dict(zip(step_names, args))
+            window = self._shift(inputs.pop("observation"), inputs.pop("state"), checks=False)
+            return {"state": window, **self._serve(window, checks=False, **inputs)}
+
         t = len(self.config.targets)
+        samples = self.sample_inputs()
         return Core(
             fn=fn,
             input_signature=specs,
-            sample_inputs=self.sample_inputs()["serving_default"],
+            sample_inputs=samples["serving_default"],
             track=[self.model_],
+            signatures={
+                "step": CoreSignature(
+                    fn=step, input_signature=step_specs, sample_inputs=samples["step"]
+                )
+            },
             client=f"window: the last {self.config.lookback} values of a series in real units"
             + (f", one column per target {self.config.targets}" if t > 1 else "")
             + ", NaN-padded on the left when shorter (at least one observed value per window"
             + (" and target" if t > 1 else "")
-            + ", no inf); outputs in real units as the SavedModel's.",
+            + ", no inf); outputs in real units as the SavedModel's. Streaming: signature "
+            "`step` (observation (B"
+            + (", T" if t > 1 else "")
+            + "), state (B, L"
+            + (", T" if t > 1 else "")
+            + ") and the covariates of the new window -> state, "
+            "outputs), the state starting as the first window.",
         )
 
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
@@ -653,7 +760,11 @@ class PanelForecaster(Task):
             past = np.asarray(enc.past_mean) + np.asarray(enc.past_std) * rng.normal(size=shape)
             past[1, : lookback // 2] = np.nan
             inputs["past_covariates"] = past.astype("float32")
-        return {"serving_default": inputs}
+        covariates = {k: v for k, v in inputs.items() if k != "window"}
+        observation = windows_[:, -1] + rng.normal(0, 0.5, windows_[:, -1].shape)
+        observation[2] = np.nan  # a step without an observed value
+        step = {"observation": observation.astype("float32"), "state": inputs["window"]}
+        return {"serving_default": inputs, "initial_state": inputs, "step": {**step, **covariates}}
 
     def reading_facts(self) -> dict[str, Any]:
         """What reading data and shaping inputs need (the keys of `export_metadata` that
@@ -721,6 +832,10 @@ class PanelForecaster(Task):
             },
             "inputs": inputs,
             "outputs": outputs,
+            "streaming": "initial_state(the inputs of serving_default) -> state, outputs; then "
+            "step(observation, state, the covariates of the new window) -> state, outputs for "
+            "each new value (NaN = not observed): the state is the last lookback values (O(1) "
+            "per stream), each output the one serving_default gives for that window",
         }
 
     def get_state(self) -> dict[str, Any]:
