@@ -12,7 +12,10 @@ dynamic-range int8 weights (`quantize=True`) and ONNX, each verified in a clean 
 - `latency_ms`: p50, p99 and mean of `--requests` single-row requests (LiteRT's batch is 1),
   next to the task's SavedModel called in process on one raw input (strings, real units) and
   the core in TensorFlow;
-- `size_mb` of each file.
+- `size_mb` of each file;
+- `signatures`: for a core with more signatures (the streaming `step` of forecast, panel and
+  textgen), each one's `max_abs_diff` from TensorFlow on its sample inputs and the latency of
+  one single-row call (one step of one stream), per format.
 
 Test inputs: ETTh1 (forecast; the 4-month test part, one window a day, MSE in training-scaled
 units), M4 hourly (panel; the 414 series' test hours, sMAPE / MASE / OWA), UD English EWT
@@ -254,6 +257,38 @@ def _trim(have: np.ndarray, like: np.ndarray) -> np.ndarray:
     return have[tuple(slice(0, n) for n in like.shape)]
 
 
+def measure_signatures(core: Any, model_path: Path | None, requests: int) -> dict[str, Any]:
+    """Per extra signature of `core`: one single-row call's latency and, for an export
+    (`model_path`), the largest difference from TensorFlow on the signature's sample inputs.
+    Without `model_path`: the TensorFlow core's latency."""
+    import tensorflow as tf
+
+    from rnn_apps.runtime import PortableModel
+
+    result = {}
+    for sig_name, sig in (core.signatures or {}).items():
+        names = [s.name for s in sig.input_signature]
+        fn = tf.function(sig.fn, input_signature=list(sig.input_signature))
+        one = {n: np.asarray(sig.sample_inputs[n])[:1] for n in names}
+        if model_path is None:
+            args = [tf.constant(v) for v in one.values()]
+            result[sig_name] = {"latency_ms": _timed(lambda fn=fn, a=args: fn(*a), requests)}
+            continue
+        ref = fn(*[tf.constant(sig.sample_inputs[n]) for n in names])
+        ref = {k: np.asarray(v) for k, v in ref.items()}
+        model = PortableModel(model_path, signature=sig_name)
+        out = model(**sig.sample_inputs)
+        result[sig_name] = {
+            "max_abs_diff": {
+                k: float(np.max(np.abs(_trim(out[k], ref[k]).astype("float64") - ref[k])))
+                for k in ref
+                if ref[k].size
+            },
+            "latency_ms": _timed(lambda model=model, one=one: model(**one), requests),
+        }
+    return result
+
+
 def measure(name: str, case: Case, requests: int, work: Path) -> dict[str, Any]:
     import tensorflow as tf
 
@@ -277,6 +312,8 @@ def measure(name: str, case: Case, requests: int, work: Path) -> dict[str, Any]:
         "metric": score(ref),
         "latency_ms": _timed(lambda: fn(*[tf.constant(one[n]) for n in names]), requests),
     }
+    if core.signatures:
+        entry["formats"]["tensorflow_core"]["signatures"] = measure_signatures(core, None, requests)
     task.export(work / f"{name}_sm")
     sm = SavedModelPredictor(work / f"{name}_sm")
     entry["formats"]["saved_model_raw_input"] = {
@@ -305,6 +342,8 @@ def measure(name: str, case: Case, requests: int, work: Path) -> dict[str, Any]:
             "latency_ms": _timed(lambda model=model: model(**one), requests),
             "export_seconds": round(seconds, 1),
         }
+        if core.signatures:
+            entry["formats"][label]["signatures"] = measure_signatures(core, path, requests)
         print(f"{name} {label}: {entry['formats'][label]['metric']} diff {diffs} "
               f"{report.size_mb} MB", flush=True)  # fmt: skip
     entry["train_seconds"] = round(float(getattr(task, "train_seconds_", 0.0) or 0.0), 1)

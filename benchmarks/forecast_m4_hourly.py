@@ -162,6 +162,11 @@ def write_model_card(export_dir: Path, result: dict[str, Any]) -> None:
         f"- **Outputs** (real units): `forecast` `[batch, {cfg['horizon']}]` (the median), "
         f"`quantiles` `[batch, {cfg['horizon']}, {len(cfg['quantiles'])}]` (levels "
         f"{cfg['quantiles']}), `lower_80`/`upper_80`, `lower_95`/`upper_95`.",
+        "- **Streaming**: signatures `initial_state` (`window` -> `state` and the outputs) and "
+        "`step` (`observation` `[batch]` (NaN = not observed), `state` `[batch, "
+        f"{cfg['lookback']}]` -> the new `state` and the outputs): the state is the last "
+        f"{cfg['lookback']} values of each series, and each step gives what `serving_default` "
+        "gives for that window.",
         "- **Model**: each window scaled by its own level and spread inside the graph"
         + (" (of the logarithm)" if cfg["transform"] == "log" else "")
         + f"; the average of {cfg['num_models']} networks, each a "

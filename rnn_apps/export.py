@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
+import inspect
 import json
 import os
 import shutil
@@ -123,6 +125,23 @@ class Endpoint:
     name: str
     fn: Callable[..., Mapping[str, Any]]
     input_signature: Sequence[Any]
+
+
+def named_parameters(fn: Callable[..., Any], input_signature: Sequence[Any]) -> Callable:
+    """`fn` (inputs positional, in `input_signature` order) with one named parameter per
+    input, named as its spec: a caller that binds the inputs by name (Keras' `TFSMLayer`,
+    `restored.<endpoint>(x, state=...)`) then reaches a function written over `*args`."""
+    names = [s.name for s in input_signature]
+
+    @functools.wraps(fn)
+    def named(*args: Any, **kwargs: Any) -> Any:
+        given = {**dict(zip(names, args)), **kwargs}
+        return fn(*[given[n] for n in names])
+
+    named.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    )
+    return named
 
 
 @dataclasses.dataclass
@@ -279,7 +298,11 @@ def export_saved_model(
                 archive.track(item)
         archive.track(tf.saved_model.Asset(str(meta_src)))
         for e in endpoints:
-            archive.add_endpoint(name=e.name, fn=e.fn, input_signature=list(e.input_signature))
+            archive.add_endpoint(
+                name=e.name,
+                fn=named_parameters(e.fn, e.input_signature),
+                input_signature=list(e.input_signature),
+            )
         write_archive(archive, staging)
         # The Asset copies the file under its own name; make sure it is there.
         assets = staging / "assets"

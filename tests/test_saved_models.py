@@ -105,6 +105,8 @@ def test_every_signature_of_every_committed_model_in_keras_tfsmlayer(name, sig, 
         samples = {"window": tf.ones([1, meta["lookback"]])}
     elif inputs == ["window"]:
         samples = {"window": tf.zeros([1, meta["lookback"], len(meta["columns"])])}
+    elif inputs == ["observation", "state"] and meta["task"] == "panel":  # one series
+        samples = {"observation": tf.ones([1]), "state": tf.ones([1, meta["lookback"]])}
     elif inputs == ["observation", "state"]:  # forecast streaming: the state is a window
         f = len(meta["columns"])
         samples = {"observation": tf.zeros([1, f]), "state": tf.zeros([1, meta["lookback"], f])}
@@ -115,3 +117,27 @@ def test_every_signature_of_every_committed_model_in_keras_tfsmlayer(name, sig, 
     first, *rest = inputs
     out = layer(samples[first], **{k: samples[k] for k in rest})
     assert out and all(int(v.shape[0]) == 1 for v in out.values() if v.shape.rank), out
+
+
+def test_committed_m4_model_streams_what_it_forecasts_from_each_window():
+    """`saved_models/forecast_m4_hourly` through `open_model`: `initial_state` on a short
+    series (NaN-padded), then one `step` per hour gives `serving_default`'s outputs for each
+    window."""
+    import numpy as np
+
+    from rnn_apps.tasks.base import open_model
+
+    model = open_model(MODELS_DIR / "forecast_m4_hourly")
+    lookback = model.metadata["lookback"]
+    hours = np.arange(lookback + 4)
+    values = (500 + 200 * np.sin(2 * np.pi * hours / 24)).astype("float32")
+    window = np.full((1, lookback), np.nan, "float32")
+    window[0, -100:] = values[lookback - 100 : lookback]  # 100 hours observed so far
+    out = model.run("initial_state", window=window)
+    for k in range(4):
+        out = model.run("step", observation=values[None, lookback + k], state=out["state"])
+        window = np.concatenate([window[:, 1:], values[None, lookback + k, None]], axis=1)
+        np.testing.assert_array_equal(out["state"], window)
+        expected = model.run("serving_default", window=window)
+        for key, value in expected.items():
+            np.testing.assert_allclose(out[key], value, rtol=1e-5, atol=1e-3, err_msg=key)

@@ -194,8 +194,9 @@ def predictor_predict(predictor, frame):
 def test_streaming_steps_give_the_windows_outputs(fitted, tmp_path):
     """`initial_state` on each stream's first window (a short series NaN-padded), then one
     `step` per new value (one of them missing): each state is the last L values and each
-    output the window's, in process and through the SavedModel; bad shapes and values are
-    refused by name."""
+    output the window's, in process and through the SavedModel (and Keras' `TFSMLayer`); bad
+    shapes and values are refused by name."""
+    import keras
     import tensorflow as tf
 
     from rnn_apps.tasks.base import open_model
@@ -223,6 +224,10 @@ def test_streaming_steps_give_the_windows_outputs(fitted, tmp_path):
             expected = fc.forecast_windows(windows_at(k))
             for key, value in expected.items():
                 np.testing.assert_allclose(out[key], value, rtol=1e-5, atol=1e-4, err_msg=key)
+    # Keras' TFSMLayer binds the inputs after the first by name
+    layer = keras.layers.TFSMLayer(str(tmp_path / "sm"), call_endpoint="step")
+    got = layer(tf.constant(observation), state=tf.constant(windows_at(4)))
+    np.testing.assert_allclose(got["forecast"], out["forecast"], rtol=1e-5, atol=1e-4)
     step = tf.saved_model.load(str(tmp_path / "sm")).signatures["step"]
     state = tf.constant(out["state"])
     for observation, state_, match in [
