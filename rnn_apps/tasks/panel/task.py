@@ -67,6 +67,32 @@ def _checked_shape(x: Any, tail: list[int], name: str) -> Any:
         return tf.ensure_shape(tf.identity(dynamic), [None, *tail])
 
 
+def _value_checks(x: Any, name: str, positive: bool = False) -> list[Any]:
+    """Asserts that the observed (non-NaN) values of `x` are finite and within
+    `MAX_ABS_VALUE` and, with `positive` (a model of log values), above 0; each error names
+    `name`."""
+    import tensorflow as tf
+
+    observed = tf.logical_not(tf.math.is_nan(x))
+    checks = [
+        tf.debugging.assert_less_equal(
+            tf.reduce_max(tf.abs(tf.where(observed, x, 0.0))),
+            tf.constant(MAX_ABS_VALUE, tf.float32),
+            message=f"{name} holds inf or values beyond {MAX_ABS_VALUE:g}; check the units",
+        )
+    ]
+    if positive:
+        checks.append(
+            tf.debugging.assert_equal(
+                tf.reduce_all(tf.logical_or(tf.logical_not(observed), x > 0)),
+                True,
+                message="the model forecasts log values: every observed value must be > 0 "
+                f"(in the {name})",
+            )
+        )
+    return checks
+
+
 def base_quantiles(quantiles: list[float], level: int) -> tuple[int, int]:
     """Indices of the quantiles an interval of `level` percent starts from: (1 - p) / 2 and
     (1 + p) / 2 when both are levels, else the median twice."""
@@ -501,27 +527,13 @@ class PanelForecaster(Task):
             tail = [t] if t > 1 else []
             state = _checked_shape(state, [cfg.lookback, *tail], "state")
             observation = _checked_shape(observation, tail, "observation")
-            observed = tf.logical_not(tf.math.is_nan(observation))
             asserts = [
                 tf.debugging.assert_equal(
                     tf.shape(observation)[0], tf.shape(state)[0],
                     message="observation and state must hold as many streams (rows)",
                 ),
-                tf.debugging.assert_less_equal(
-                    tf.reduce_max(tf.abs(tf.where(observed, observation, 0.0))),
-                    tf.constant(MAX_ABS_VALUE, tf.float32),
-                    message=f"observation holds inf or values beyond {MAX_ABS_VALUE:g} (NaN = "
-                    "not observed); check the units",
-                ),
+                *_value_checks(observation, "observation", positive=cfg.transform == "log"),
             ]  # fmt: skip
-            if cfg.transform == "log":
-                asserts.append(
-                    tf.debugging.assert_equal(
-                        tf.reduce_all(tf.logical_or(tf.logical_not(observed), observation > 0)),
-                        True,
-                        message="the model forecasts log values: the observation must be > 0",
-                    )  # fmt: skip
-                )
             with tf.control_dependencies(asserts):
                 observation = tf.identity(observation)
         return tf.concat([state[:, 1:], observation[:, None]], axis=1)
@@ -612,12 +624,8 @@ class PanelForecaster(Task):
             window = tf.reshape(tf.transpose(window, (0, 2, 1)), (-1, lookback))
         if checks:
             observed = tf.logical_not(tf.math.is_nan(window))
-            finite = tf.where(observed, window, 0.0)
             asserts = [
-                tf.debugging.assert_less_equal(
-                    tf.reduce_max(tf.abs(finite)), tf.constant(MAX_ABS_VALUE, tf.float32),
-                    message=f"{name} holds inf or values beyond {MAX_ABS_VALUE:g}; check the units",
-                ),
+                *_value_checks(window, name, positive=cfg.transform == "log"),
                 tf.debugging.assert_equal(
                     tf.reduce_all(tf.reduce_any(observed, axis=1)), True,
                     message=f"a {name} has no observed value (all NaN"
@@ -625,15 +633,6 @@ class PanelForecaster(Task):
                     + "); drop it or give history",
                 ),
             ]  # fmt: skip
-            if cfg.transform == "log":
-                asserts.append(
-                    tf.debugging.assert_equal(
-                        tf.reduce_all(tf.logical_or(tf.logical_not(observed), window > 0)),
-                        True,
-                        message="the model forecasts log values: every observed value must be "
-                        f"> 0 (in the {name})",
-                    )  # fmt: skip
-                )
             future = covariates.get("future_covariates")
             if future is not None:
                 asserts += [
@@ -642,22 +641,11 @@ class PanelForecaster(Task):
                         message=f"future_covariates holds NaN in its last {cfg.horizon} steps (the "
                         "horizon): give every future covariate for every step to forecast",
                     ),
-                    tf.debugging.assert_less_equal(
-                        tf.reduce_max(tf.abs(tf.where(tf.math.is_nan(future), 0.0, future))),
-                        tf.constant(MAX_ABS_VALUE, tf.float32),
-                        message="future_covariates holds inf or values beyond "
-                        f"{MAX_ABS_VALUE:g}; check the units",
-                    ),
+                    *_value_checks(future, "future_covariates"),
                 ]  # fmt: skip
             past = covariates.get("past_covariates")
             if past is not None:
-                asserts.append(
-                    tf.debugging.assert_less_equal(
-                        tf.reduce_max(tf.abs(tf.where(tf.math.is_nan(past), 0.0, past))),
-                        tf.constant(MAX_ABS_VALUE, tf.float32),
-                        message=f"past_covariates holds inf or values beyond {MAX_ABS_VALUE:g}",
-                    )  # fmt: skip
-                )
+                asserts += _value_checks(past, "past_covariates")
             with tf.control_dependencies(asserts):
                 window = tf.identity(window)
         net_inputs, level, scale = self._network_inputs(
