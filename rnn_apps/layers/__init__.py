@@ -12,6 +12,7 @@ with `keras.saving.load_model(path, safe_mode=True)` after `import rnn_apps`.
 | `word_dropout` | `WordDropout` (token ids -> [UNK] at random while training; tagging) |
 | `segrnn` | `SegRNN` (forecasting) |
 | `dlinear` | `DLinear` (forecasting) |
+| `difference_rnn` | `DifferenceRNN` (forecasting; streams with O(1) work per observation) |
 | `quantiles` | `NonCrossingQuantiles`, the loss `PinballLoss` (forecast quantiles) |
 | `covariates` | `CovariateEncoder` (future and static covariates -> network inputs) |
 | `window_scale` | `MaskedWindowScale`, `UnscaleForecast` (many-series forecasting) |
@@ -33,6 +34,7 @@ an export tracks them as attributes of the task (`Task.track`), without a per-ta
 from rnn_apps.layers.char_encoder import CharEncoder
 from rnn_apps.layers.covariates import CovariateEncoder
 from rnn_apps.layers.crf import CRF
+from rnn_apps.layers.difference_rnn import DifferenceRNN
 from rnn_apps.layers.dlinear import DLinear
 from rnn_apps.layers.forecast_preprocessor import ForecastPreprocessor
 from rnn_apps.layers.pooling import MaskedGlobalMaxPooling1D
@@ -58,6 +60,7 @@ __all__ = [
     "CRF",
     "CharEncoder",
     "CovariateEncoder",
+    "DifferenceRNN",
     "AddLastValue",
     "DLinear",
     "LastValueCentering",

@@ -165,6 +165,47 @@ def test_stacked_gru_beats_repeat_last(data):
     assert report["mse"] < report["baselines"]["repeat_last"]["mse"]
 
 
+def test_incremental_lstm_steps_equal_the_whole_history(data, tmp_path):
+    """An `incremental` LSTM streams with a (B, S) state, one cell update per observation:
+    each step forecasts what the network gives on the whole history so far, in process,
+    through the SavedModel and through the LiteRT and ONNX cores; a wrong state is refused."""
+    import tensorflow as tf
+
+    from rnn_apps.tasks.base import open_model
+
+    fc = Forecaster(tiny(architecture="lstm", incremental=True, units=16, num_layers=2))
+    fc.fit(data.iloc[:360])
+    report = fc.evaluate(data.iloc[360 - L :])
+    assert report["mse"] < report["baselines"]["repeat_last"]["mse"]
+    pre, layer = fc.preprocessor_, fc.network_.stream
+    values = data[["a", "b", "c"]].to_numpy("float32")
+    starts = np.array([0, 150])  # two streams
+
+    def whole(k):  # the network on each stream's first L + k rows, real units
+        history = np.stack([values[s : s + L + k] for s in starts])
+        return np.asarray(pre.denormalize(layer(pre.normalize(history))))
+
+    path = tmp_path / "saved"
+    assert fc.export(path).verified
+    for model in (fc, open_model(path)):
+        out = model.run("initial_state", window=np.stack([values[s : s + L] for s in starts]))
+        assert out["state"].shape == (2, 3 + 2 * 2 * 16)
+        np.testing.assert_allclose(out["forecast"], whole(0), rtol=1e-5, atol=1e-4)
+        for k in range(1, 6):
+            out = model.run("step", observation=values[starts + L + k - 1], state=out["state"])
+            np.testing.assert_allclose(out["forecast"], whole(k), rtol=1e-5, atol=1e-4)
+    step = tf.saved_model.load(str(path)).signatures["step"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="state must have shape"):
+        step(observation=tf.zeros([2, 3]), state=tf.zeros([2, 3 + 2 * 2 * 16 - 1]))
+    for fmt in ("litert", "onnx"):
+        portable = fc.export(tmp_path / fmt, format=fmt)
+        assert {"initial_state/state", "step/forecast", "step/state"} <= set(
+            portable.max_abs_diff
+        )
+    with pytest.raises(ValueError, match="incremental"):
+        tiny(architecture="segrnn", incremental=True).check()
+
+
 def test_seq2seq_and_lr_decay(data):
     fc = Forecaster(tiny(architecture="seq2seq", epochs=2, horizon=4, lr_decay=0.5))
     fc.fit(data.iloc[:120])

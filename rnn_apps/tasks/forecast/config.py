@@ -35,6 +35,10 @@ class ForecastConfig(TaskConfig):
         num_layers: Depth of the recurrent stack (`lstm`/`gru`/`seq2seq`).
         instance_norm: Subtract each window's last value and add it back to the forecast
             (`lstm`/`gru`/`seq2seq`; always on for `segrnn`, off for `dlinear`).
+        incremental: `lstm`/`gru` only: the network reads first differences and adds its
+            forecast to the last value (`rnn_apps.layers.DifferenceRNN`, in place of
+            `instance_norm`), so the export's `step` updates a recurrent state with each new
+            observation (one cell call per layer) instead of re-reading the window.
         seg_len: W, SegRNN segment length.
         d_model: D, SegRNN width.
         channel_independent: SegRNN treats every channel as its own series.
@@ -65,6 +69,7 @@ class ForecastConfig(TaskConfig):
     units: int = 64
     num_layers: int = 1
     instance_norm: bool = True
+    incremental: bool = False
     seg_len: int = 24
     d_model: int = 128
     channel_independent: bool = True
@@ -98,6 +103,8 @@ class ForecastConfig(TaskConfig):
             self.fail("patience", ">= 0")
         if self.targets is not None and not self.targets:
             self.fail("targets", "a non-empty list of columns or None (every column)")
+        if self.incremental and self.architecture not in ("lstm", "gru"):
+            self.fail("incremental", "False unless architecture is 'lstm' or 'gru'")
         both = set(self.targets or []) & set(self.covariates)
         if both:
             self.fail("covariates", f"columns that are not also targets (both: {sorted(both)})")

@@ -1,11 +1,12 @@
 """Forecasting networks: scaled window (B, L, F) -> scaled forecast (B, H, T).
 
 Built from `rnn_apps.builders` and the forecasting layers of `rnn_apps.layers` (`SegRNN`,
-`DLinear`, and `LastValueCentering` / `AddLastValue`, the one per-window normalisation every
-recurrent architecture uses). `build_network(config, F, T)` returns a `Network`: the Keras
-model that is trained and saved, and the traceable function that forecasts with it (the same
-model for all architectures but seq2seq, which trains with teacher forcing and forecasts by
-decoding step by step).
+`DLinear`, and `LastValueCentering` / `AddLastValue`, the per-window normalisation of the
+windowed recurrent architectures; `DifferenceRNN` for `incremental` LSTM/GRU, which reads
+first differences instead and streams). `build_network(config, F, T)` returns a `Network`:
+the Keras model that is trained and saved, and the traceable function that forecasts with it
+(the same model for all architectures but seq2seq, which trains with teacher forcing and
+forecasts by decoding step by step).
 
 Shape legend: B batch, L lookback, H horizon, F features (targets first), T targets.
 """
@@ -19,7 +20,14 @@ from typing import Any
 import keras
 from keras import ops
 
-from rnn_apps.layers import AddLastValue, DLinear, LastValueCentering, SegRNN, TakeTargets
+from rnn_apps.layers import (
+    AddLastValue,
+    DifferenceRNN,
+    DLinear,
+    LastValueCentering,
+    SegRNN,
+    TakeTargets,
+)
 
 # Masking sentinel of the builders' models: never a value of a scaled series.
 MASK_VALUE = -1.0e9
@@ -34,11 +42,14 @@ class Network:
             (B, L, F), plus the decoder inputs (B, H, T) when `teacher_forcing`.
         forecast: Traceable `scaled window (B, L, F) -> scaled forecast (B, H, T)`.
         teacher_forcing: The model also takes `teacher_forcing_inputs(x, y)`.
+        stream: The `DifferenceRNN` of an incremental network (its `encode` and `step`
+            stream with a recurrent state), else None.
     """
 
     model: keras.Model
     forecast: Callable[[Any], Any]
     teacher_forcing: bool = False
+    stream: Any = None
 
 
 def build_segrnn(
@@ -210,6 +221,14 @@ def build_network(config: Any, num_features: int, num_targets: int) -> Network:
     }
     if cfg.architecture == "seq2seq":
         return build_seq2seq(**shape, **recurrent)
+    if cfg.incremental:
+        layer = DifferenceRNN(
+            cfg.horizon, num_features, num_targets, cell=cfg.architecture, units=cfg.units,
+            num_layers=cfg.num_layers, dropout=cfg.dropout, name="difference_rnn",
+        )  # fmt: skip
+        inp = keras.Input((cfg.lookback, num_features), name="window")
+        model = keras.Model(inp, layer(inp), name="incremental_forecaster")
+        return Network(model, lambda x: model(x, training=False), stream=layer)
     if cfg.architecture == "segrnn":
         model = build_segrnn(
             **shape,

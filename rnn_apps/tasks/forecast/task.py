@@ -45,13 +45,13 @@ MAX_ABS_SCALED = 1e6
 MAX_BATCH_WINDOWS = 4096
 
 
-def step_signature(lookback: int, num_features: int) -> list[Any]:
-    """The streaming `step`'s inputs: `observation` (B, F) and `state` (B, L, F)."""
+def step_signature(num_features: int, state_shape: list[int]) -> list[Any]:
+    """The streaming `step`'s inputs: `observation` (B, F) and `state` (B, *state_shape)."""
     import tensorflow as tf
 
     return [
         tf.TensorSpec([None, num_features], tf.float32, name="observation"),
-        tf.TensorSpec([None, lookback, num_features], tf.float32, name="state"),
+        tf.TensorSpec([None, *state_shape], tf.float32, name="state"),
     ]
 
 
@@ -192,15 +192,23 @@ class Forecaster(Task):
         self._signature_fns = {}
 
     # ------------------------------------------------------------------ export hooks
+    def _state_shape(self) -> list[int]:
+        """The stream state's shape after the batch: [L, F] (the window) or, for an
+        `incremental` network, [S] (`DifferenceRNN.state_size`)."""
+        stream, f = self.network_.stream, len(self.preprocessor_.columns)
+        return [self.config.lookback, f] if stream is None else [stream.state_size]
+
     def endpoints(self) -> list[Any]:
         """`serving_default`: `window` (B, L, F) float32 real units -> `forecast` (B, H, T)
-        float32 real units; and the streaming pair `initial_state` (`window` -> `state`
-        (B, L, F), `forecast`) and `step` (`observation` (B, F), `state` -> `state`,
-        `forecast`): the state is the last L observations, so a step forecasts exactly what
-        `serving_default` forecasts from that window (the per-window normalisation rescales
-        the whole window with each observation, so a step runs the network over it). Refuses
-        more than `MAX_BATCH_WINDOWS` windows, wrong shapes, and NaN, inf or values beyond
-        `MAX_ABS_SCALED` training standard deviations (checked on the scaled window) and a
+        float32 real units; and the streaming pair `initial_state` (`window` -> `state`,
+        `forecast`) and `step` (`observation` (B, F), `state` -> `state`, `forecast`). For
+        an `incremental` network the state (B, S) holds the last observation and the cell
+        states, and a step is one cell update per layer; otherwise it is the last L
+        observations (B, L, F) and a step forecasts what `serving_default` forecasts from
+        that window (per-window normalisation rescales the whole window with each
+        observation, so a step runs the network over it). Refuses more than
+        `MAX_BATCH_WINDOWS` windows, wrong shapes, and NaN, inf or values beyond
+        `MAX_ABS_SCALED` training standard deviations (checked on the scaled values) and a
         non-finite forecast, with `InvalidArgumentError`s naming the problem."""
         import tensorflow as tf
 
@@ -208,25 +216,31 @@ class Forecaster(Task):
 
         self._check_fitted()
         pre, network = self.preprocessor_, self.network_
-        lookback, f = self.config.lookback, len(pre.columns)
+        stream, lookback, f = network.stream, self.config.lookback, len(pre.columns)
+        state_shape = self._state_shape()
         value_msg = (
             "{name} holds NaN, inf or values too large to forecast from (more than "
             f"{MAX_ABS_SCALED:g} training standard deviations from the mean, e.g. 3e38); "
             "check the data's units"
         )
         batch_msg = f"at most {MAX_BATCH_WINDOWS} windows per request; split the batch"
+        dims = {
+            "window": f"lookback, features {pre.columns}",
+            "observation": f"features {pre.columns}",
+            "state": "state size" if stream else f"lookback, features {pre.columns}",
+        }
 
         def checked(x: Any, name: str, shape: list[int]) -> Any:
             # A loaded signature does not check its static shape, and graph optimisation
             # folds checks on static shapes: hide the static shape from the check, then
             # restore it.
             dynamic = tf.raw_ops.PlaceholderWithDefault(input=x, shape=[None] * len(shape))
-            dims = "lookback, features" if len(shape) == 3 else "features"
+            got = dims[name].split(" [")[0].replace("lookback", "steps")
             check = tf.debugging.assert_equal(
                 tf.shape(dynamic)[1:],
                 tf.constant(shape[1:]),
                 message=f"{name} must have shape [batch, {', '.join(map(str, shape[1:]))}] "
-                f"= [batch, {dims} {pre.columns}]; got [{dims.replace('lookback', 'steps')}] =",
+                f"= [batch, {dims[name]}]; got [{got}] =",
             )
             cap = tf.debugging.assert_less_equal(
                 tf.shape(dynamic)[0], tf.constant(MAX_BATCH_WINDOWS), message=batch_msg
@@ -235,30 +249,37 @@ class Forecaster(Task):
                 x = tf.ensure_shape(tf.identity(dynamic), [None, *shape[1:]])
             return tf.debugging.check_numerics(x, value_msg.format(name=name))
 
-        def forecast(window: Any, name: str) -> Any:  # (B, L, F) checked -> (B, H, T)
+        def scaled(x: Any, name: str) -> Any:  # (B, L, F) checked -> (B, L, F) scaled
             msg = value_msg.format(name=name)
-            scaled = tf.debugging.check_numerics(pre.normalize(window), msg)  # (B, L, F)
+            x = tf.debugging.check_numerics(pre.normalize(x), msg)
             bound = tf.debugging.assert_less_equal(
-                tf.reduce_max(tf.abs(scaled)), tf.constant(MAX_ABS_SCALED, scaled.dtype),
-                message=msg,
-            )  # fmt: skip
+                tf.reduce_max(tf.abs(x)), tf.constant(MAX_ABS_SCALED, x.dtype), message=msg
+            )
             with tf.control_dependencies([bound]):
-                scaled = tf.identity(scaled)
-            y = pre.denormalize(tf.cast(network.forecast(scaled), tf.float32))  # (B, H, T)
+                return tf.identity(x)
+
+        def real(y: Any) -> Any:  # (B, H, T) scaled -> real units
+            y = pre.denormalize(tf.cast(y, tf.float32))
             return tf.debugging.check_numerics(
                 y, "the forecast overflowed (NaN or inf); check the window's values and units"
             )
 
         def serve(window: Any) -> dict[str, Any]:
             window = checked(window, "window", [-1, lookback, f])
-            return {"forecast": forecast(window, "window")}
+            return {"forecast": real(network.forecast(scaled(window, "window")))}
 
         def initial_state(window: Any) -> dict[str, Any]:
             window = checked(window, "window", [-1, lookback, f])
-            return {"state": window, "forecast": forecast(window, "window")}
+            if stream is None:
+                return {
+                    "state": window,
+                    "forecast": real(network.forecast(scaled(window, "window"))),
+                }
+            y, state = stream.encode(scaled(window, "window"))
+            return {"state": state, "forecast": real(y)}
 
         def step(observation: Any, state: Any) -> dict[str, Any]:
-            state = checked(state, "state", [-1, lookback, f])
+            state = checked(state, "state", [-1, *state_shape])
             observation = checked(observation, "observation", [-1, f])
             same = tf.debugging.assert_equal(
                 tf.shape(observation)[0],
@@ -266,67 +287,91 @@ class Forecaster(Task):
                 message="observation and state must hold as many streams (rows)",
             )
             with tf.control_dependencies([same]):
+                observation = tf.identity(observation)
+            if stream is None:
                 state = shift_window(state, observation)
-            return {"state": state, "forecast": forecast(state, "state")}
+                return {"state": state, "forecast": real(network.forecast(scaled(state, "state")))}
+            y, state = stream.step(scaled(observation[:, None], "observation")[:, 0], state)
+            return {"state": state, "forecast": real(y)}
 
         window = tf.TensorSpec([None, lookback, f], tf.float32, name="window")
         return [
             Endpoint("serving_default", serve, [window]),
             Endpoint("initial_state", initial_state, [window]),
-            Endpoint("step", step, step_signature(lookback, f)),
+            Endpoint("step", step, step_signature(f, state_shape)),
         ]
 
     def core(self) -> Any:
         """`window` (B, L, F) float32 real units -> `forecast` (B, H, T) real units: the
         serving function without its input checks (the client sends finite values). Its
-        `step` signature streams: `observation` (B, F), `state` (B, L, F) -> `state` (the
-        window shifted by one observation), `forecast`."""
+        `step` signature streams: `observation` (B, F), `state` -> `state`, `forecast`; the
+        state starts as the first window, or for an `incremental` network as what the
+        `initial_state` signature returns for it."""
         import tensorflow as tf
 
         from rnn_apps.portable import Core, CoreSignature
 
         self._check_fitted()
         pre, network = self.preprocessor_, self.network_
-        lookback, f = self.config.lookback, len(pre.columns)
+        stream, lookback, f = network.stream, self.config.lookback, len(pre.columns)
+        window = tf.TensorSpec([None, lookback, f], tf.float32, name="window")
+        samples = self.sample_inputs()
+
+        def real(y: Any) -> Any:
+            return pre.denormalize(tf.cast(y, tf.float32))
 
         def fn(window: Any) -> dict[str, Any]:
-            y = network.forecast(pre.normalize(window))  # (B, H, T) scaled
-            return {"forecast": pre.denormalize(tf.cast(y, tf.float32))}
+            return {"forecast": real(network.forecast(pre.normalize(window)))}  # (B, H, T)
+
+        def initial_state(window: Any) -> dict[str, Any]:
+            y, state = stream.encode(pre.normalize(window))
+            return {"state": state, "forecast": real(y)}
 
         def step(observation: Any, state: Any) -> dict[str, Any]:
-            state = shift_window(state, observation)
-            return {"state": state, **fn(state)}
+            if stream is None:
+                state = shift_window(state, observation)
+                return {"state": state, **fn(state)}
+            y, state = stream.step(pre.normalize(observation[:, None])[:, 0], state)
+            return {"state": state, "forecast": real(y)}
 
-        samples = self.sample_inputs()
+        signatures = {
+            "step": CoreSignature(
+                fn=step,
+                input_signature=step_signature(f, self._state_shape()),
+                sample_inputs=samples["step"],
+            )
+        }
+        start = "the first window"
+        if stream is not None:
+            signatures["initial_state"] = CoreSignature(
+                fn=initial_state, input_signature=[window], sample_inputs=samples["initial_state"]
+            )
+            start = "what signature `initial_state` returns for the first window"
         return Core(
             fn=fn,
-            input_signature=[tf.TensorSpec([None, lookback, f], tf.float32, name="window")],
+            input_signature=[window],
             sample_inputs=samples["serving_default"],
             track=[pre, self.model_],
-            signatures={
-                "step": CoreSignature(
-                    fn=step,
-                    input_signature=step_signature(lookback, f),
-                    sample_inputs=samples["step"],
-                )
-            },
+            signatures=signatures,
             client=f"window: the last {lookback} rows of the columns {list(pre.columns)} in "
             "real units, finite; forecast: the next horizon steps of the targets "
             f"{list(pre.targets)}, real units. Streaming: signature `step` (observation "
-            "(B, F), state (B, L, F) -> state, forecast), the state starting as the first "
-            "window.",
+            f"(B, F), state -> state, forecast), the state starting as {start}.",
         )
 
     def sample_inputs(self) -> dict[str, dict[str, np.ndarray]]:
-        pre = self.preprocessor_
+        pre, stream = self.preprocessor_, self.network_.stream
         rng = np.random.default_rng(0)
         shape = (4, self.config.lookback, len(pre.columns))
         windows = (pre.mean + pre.std * rng.standard_normal(shape)).astype("float32")
         observations = pre.mean + pre.std * rng.standard_normal((shape[0], shape[2]))
+        state = windows
+        if stream is not None:
+            state = np.asarray(stream.encode(pre.normalize(windows))[1], "float32")
         return {
             "serving_default": {"window": windows},
             "initial_state": {"window": windows},
-            "step": {"observation": observations.astype("float32"), "state": windows},
+            "step": {"observation": observations.astype("float32"), "state": state},
         }
 
     def export_metadata(self) -> dict[str, Any]:
@@ -341,8 +386,15 @@ class Forecaster(Task):
             "horizon": cfg.horizon,
             "max_batch_windows": MAX_BATCH_WINDOWS,
             "streaming": "initial_state(window) -> state, forecast; then step(observation, "
-            "state) -> state, forecast for each new row: the state is the last lookback rows "
-            "(O(1) per stream), each forecast the one serving_default gives for that window",
+            "state) -> state, forecast for each new row: "
+            + (
+                "the state is the last lookback rows (O(1) per stream), each forecast the one "
+                "serving_default gives for that window"
+                if self.network_.stream is None
+                else f"the state ({self._state_shape()[0]} floats per stream, opaque) is the "
+                "last row and the recurrent cells' states; a step is one cell update per "
+                "layer, its forecast the network's over the whole history so far"
+            ),
             "frequency": pre.frequency,
             "season": cfg.season,
             "series": self.read_options,
