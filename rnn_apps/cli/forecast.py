@@ -3,6 +3,7 @@
     rnn-apps forecast train [--data etth1|series.csv|tfds:NAME] [--targets OT ...]
         [--covariates ...]
         [--lookback N] [--horizon N] [--architecture segrnn|lstm|gru|seq2seq|dlinear]
+        [--incremental]
         [--epochs N] [--batch-size N] [--fill ffill|interpolate] [--date-format FMT]
         [--dayfirst] --output-dir DIR
     rnn-apps forecast evaluate --model DIR|SAVED_MODEL [--data etth1|series.csv] [--output-dir out/]
@@ -133,6 +134,14 @@ class CLI(TaskCLI):
             new="--architecture",
             help=argparse.SUPPRESS,
         )
+        parser.add_argument(
+            "--incremental",
+            action="store_const",
+            const=True,
+            default=None,
+            help="lstm/gru: read first differences, so the export's streaming step updates a "
+            "recurrent state with each observation instead of re-reading the window",
+        )
         for key, (kind, text) in _TRAIN_FLAGS.items():
             parser.add_argument(
                 "--" + key.replace("_", "-"), dest=key, type=kind, default=None, help=text
@@ -144,7 +153,7 @@ class CLI(TaskCLI):
         )
 
     def config_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
-        keys = ("targets", "covariates", "architecture", *_TRAIN_FLAGS)
+        keys = ("targets", "covariates", "architecture", "incremental", *_TRAIN_FLAGS)
         return {**{k: getattr(args, k, None) for k in keys}, **_read_options(args)}
 
     def train_data(self, args: argparse.Namespace, config: Any) -> TrainData:

@@ -1,4 +1,5 @@
-"""Forecasting layers (`rnn_apps.layers.segrnn`, `dlinear`, `window_norm`): behaviour, config
+"""Forecasting layers (`rnn_apps.layers.segrnn`, `dlinear`, `difference_rnn`, `window_norm`):
+behaviour, config
 round trip, `.keras` round trip with `safe_mode=True` in a process that imports only
 `rnn_apps`."""
 
@@ -12,7 +13,14 @@ import keras
 import numpy as np
 import pytest
 
-from rnn_apps.layers import AddLastValue, DLinear, LastValueCentering, SegRNN, TakeTargets
+from rnn_apps.layers import (
+    AddLastValue,
+    DifferenceRNN,
+    DLinear,
+    LastValueCentering,
+    SegRNN,
+    TakeTargets,
+)
 
 X = np.random.default_rng(0).standard_normal((3, 30, 2)).astype("float32")  # (B, L, F)
 
@@ -59,6 +67,25 @@ def test_segrnn(ci):
     assert out.shape == (3, 7, 2)  # lookback 30 padded to 4 segments, 1 output segment cut to 7
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_difference_rnn_streams_what_it_computes_on_the_whole_sequence(cell):
+    layer = DifferenceRNN(7, 2, 1, cell=cell, units=6, num_layers=2, dropout=0.2)
+    out = run_layer_test(layer, X)
+    assert out.shape == (3, 7, 1)
+    # Blind to the level: a constant added to the series moves the forecast by that constant.
+    np.testing.assert_allclose(layer(X + 5.0), out + 5.0, atol=1e-4)
+    y, state = layer.encode(X[:, :10])
+    assert state.shape == (3, layer.state_size) == (3, 2 + 2 * (2 if cell == "lstm" else 1) * 6)
+    along = np.asarray(layer.forecasts(X))  # (B, L - 1, H, T)
+    for t in range(10, 30):
+        y, state = layer.step(X[:, t], state)
+        np.testing.assert_allclose(y, along[:, t - 1], atol=1e-5)
+    np.testing.assert_allclose(y, out, atol=1e-5)
+    np.testing.assert_allclose(state, layer.encode(X)[1], atol=1e-5)
+    with pytest.raises(ValueError, match="cell must be one of"):
+        DifferenceRNN(7, 2, cell="simple")
+
+
 def test_dlinear_is_linear_in_its_input():
     layer = DLinear(30, 5, kernel_size=5)
     out = run_layer_test(layer, X)
@@ -77,7 +104,8 @@ def test_keras_file_loads_with_safe_mode_after_import_rnn_apps_only(tmp_path):
     window = keras.Input((30, 2))
     seg = SegRNN(30, 6, 2, seg_len=10, d_model=8)(LastValueCentering()(window))
     lin = DLinear(30, 6, kernel_size=5)(window)
-    y = AddLastValue(1)([TakeTargets(1)(keras.layers.Add()([seg, lin])), window])
+    diff = DifferenceRNN(6, 2, units=4)(window)
+    y = AddLastValue(1)([TakeTargets(1)(keras.layers.Add()([seg, lin, diff])), window])
     model = keras.Model(window, y)
     path, x = tmp_path / "m.keras", tmp_path / "x.npy"
     model.save(path)

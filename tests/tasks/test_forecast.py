@@ -199,9 +199,7 @@ def test_incremental_lstm_steps_equal_the_whole_history(data, tmp_path):
         step(observation=tf.zeros([2, 3]), state=tf.zeros([2, 3 + 2 * 2 * 16 - 1]))
     for fmt in ("litert", "onnx"):
         portable = fc.export(tmp_path / fmt, format=fmt)
-        assert {"initial_state/state", "step/forecast", "step/state"} <= set(
-            portable.max_abs_diff
-        )
+        assert {"initial_state/state", "step/forecast", "step/state"} <= set(portable.max_abs_diff)
     with pytest.raises(ValueError, match="incremental"):
         tiny(architecture="segrnn", incremental=True).check()
 
@@ -466,6 +464,28 @@ def test_cli_relative_paths_training_folder_and_saved_model(tmp_path, monkeypatc
     capsys.readouterr()
     assert cli("predict", "--model", "nope", "--data", "s.csv") == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_cli_incremental_flag(tmp_path, monkeypatch, capsys, data):
+    """`train --architecture gru --incremental` exports a model whose `step` state is the
+    GRU's (B, S), and `--incremental` with SegRNN is refused in one line."""
+    import tensorflow as tf
+
+    monkeypatch.chdir(tmp_path)
+    data.reset_index().to_csv("s.csv", index=False)
+    args = ["--data", "s.csv", "--lookback", "24", "--horizon", "6", "--targets", "a", "b"]
+    assert cli("train", *args, "--architecture", "gru", "--incremental", "--epochs", "1",
+               "--output-dir", "m") == 0  # fmt: skip
+    assert json.loads(Path("m/report.json").read_text())["config"]["incremental"] is True
+    step = tf.saved_model.load("m/saved_model").signatures["step"]
+    assert step.structured_input_signature[1]["state"].shape.as_list() == [
+        None,
+        2 + 64,
+    ]  # a, b; 64 GRU units
+    capsys.readouterr()
+    assert cli("train", *args, "--incremental", "--output-dir", "n") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "incremental" in err[0]
 
 
 def test_cli_dayfirst_option(tmp_path, capsys, data):
