@@ -337,9 +337,7 @@ def measure(name: str, case: Case, requests: int, work: Path) -> dict[str, Any]:
         model = PortableModel(path)
         out = model(**inputs)
         out = {k: _trim(out[k], ref[k]) for k in ref}
-        diffs = {
-            k: float(np.max(np.abs(out[k].astype("float64") - ref[k]))) for k in ref if ref[k].size
-        }
+        diffs = {k: _max_abs_diff(out[k], ref[k]) for k in ref if ref[k].size}
         entry["formats"][label] = {
             "metric": score(out),
             "max_abs_diff": diffs,

@@ -227,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--units", type=int, default=128)
     p.add_argument("--char-encoder", default="bilstm")
+    p.add_argument("--char-units", type=int, default=32, help="character encoder width")
+    p.add_argument("--char-embedding-dim", type=int, default=32)
     p.add_argument("--word-dropout", type=float, default=0.25)
     p.add_argument("--word-vectors", default=None, help="pretrained vectors (text format)")
     p.add_argument("--export-dir", default=None, help="export the first head's tagger here")
@@ -285,13 +287,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tagger, {head} head", flush=True)
         cfg = TaggingConfig(
             column=args.column, head=head, char_encoder=args.char_encoder, units=args.units,
+            char_units=args.char_units, char_embedding_dim=args.char_embedding_dim,
             epochs=args.epochs, max_train_minutes=args.max_train_minutes, seed=args.seed,
             word_dropout=args.word_dropout, word_vectors=args.word_vectors, verbose=2,
         )  # fmt: skip
         tagger = Tagger(cfg).fit(train, dev, unlabelled=unlabelled)
         pred = tag_sentences(tagger, [s.tokens for s in test])[0]
+        dev_pred = tag_sentences(tagger, [s.tokens for s in dev])[0]
         entry = {
             **_scores(gold, pred, test, train_words),
+            "dev_accuracy": _scores([s.tags for s in dev], dev_pred, dev, train_words)["accuracy"],
             "train_seconds": round(tagger.train_seconds_, 1),
             "epochs": len(tagger.history_["tagger"]["loss"]),
             "dev_loss": tagger.history_["tagger"].get("val_loss"),

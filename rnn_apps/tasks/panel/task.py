@@ -568,15 +568,21 @@ class PanelForecaster(Task):
             return {"state": inputs["window"], **out}
 
         def step(*args: Any) -> dict[str, Any]:
-            inputs = dict(zip(step_names, args))
-            window = self._shift(inputs.pop("observation"), inputs.pop("state"))
-            return {"state": window, **self._serve(window, name="state", **inputs)}
+            return self._step(**dict(zip(step_names, args)))
 
         return [
             Endpoint("serving_default", serve, specs),
             Endpoint("initial_state", initial_state, specs),
             Endpoint("step", step, step_specs),
         ]
+
+    def _step(
+        self, observation: Any, state: Any, checks: bool = True, **covariates: Any
+    ) -> dict[str, Any]:
+        """The streaming step: the window one observation on, as `state`, and `_serve`'s
+        outputs for it; `checks=False` leaves out the input checks (the core)."""
+        window = self._shift(observation, state, checks=checks)
+        return {"state": window, **self._serve(window, checks=checks, name="state", **covariates)}
 
     def _serve(
         self, window: Any, checks: bool = True, name: str = "window", **covariates: Any
@@ -689,9 +695,7 @@ class PanelForecaster(Task):
             return self._serve(checks=False, **dict(zip(names, args)))
 
         def step(*args: Any) -> dict[str, Any]:
-            inputs = dict(zip(step_names, args))
-            window = self._shift(inputs.pop("observation"), inputs.pop("state"), checks=False)
-            return {"state": window, **self._serve(window, checks=False, **inputs)}
+            return self._step(checks=False, **dict(zip(step_names, args)))
 
         t = len(self.config.targets)
         samples = self.sample_inputs()
