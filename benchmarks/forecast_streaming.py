@@ -16,7 +16,7 @@ For the incremental LSTM the test MSE is given twice: from each test window alon
 state carried from the first row of the series through every observation up to each test
 forecast origin, `DifferenceRNN.forecasts`). The SavedModel's `step` is checked against that
 backtest over the first `--check-steps` test rows, and one `step` (batch 1) is timed for each
-model's SavedModel.
+model's SavedModel and its LiteRT and ONNX cores.
 
 Run (serialised on the shared machine):
 
@@ -80,6 +80,33 @@ def time_steps(path: Path, window: Any, observations: Any) -> dict[str, float]:
         state = sigs["step"](observation=tf.constant(obs[None]), state=state)["state"]
         times.append((time.perf_counter() - t0) * 1e3)
     return latency_summary(times[10:])  # the first calls trace and warm caches
+
+
+def time_portable_steps(fc: Any, work: Path, calls: int) -> dict[str, Any]:
+    """p50/p99/mean ms of one `step` call (batch 1) of the LiteRT and ONNX cores (each
+    verified against TensorFlow by `export`), on the task's sample step inputs."""
+    import numpy as np
+
+    from rnn_apps.runtime import PortableModel
+
+    one = {k: np.asarray(v)[:1] for k, v in fc.sample_inputs()["step"].items()}
+    out = {}
+    for fmt in ("litert", "onnx"):
+        report = fc.export(work / fmt, format=fmt)
+        model = PortableModel(work / fmt, signature="step")
+        model(**one)  # warm
+        times = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            model(**one)
+            times.append((time.perf_counter() - t0) * 1e3)
+        out[fmt] = {
+            **latency_summary(times),
+            "max_abs_diff_vs_tensorflow": max(
+                (v for k, v in report.max_abs_diff.items() if k.startswith("step/")), default=0.0
+            ),
+        }
+    return out
 
 
 def main(argv=None) -> int:
@@ -160,6 +187,7 @@ def main(argv=None) -> int:
             path, values[origin0 + 1 - cfg.lookback : origin0 + 1],
             values[origin0 + 1 : origin0 + 1 + args.timed_steps],
         )  # fmt: skip
+        row["portable_step_latency_ms"] = time_portable_steps(fc, work / f"{name}_cores", 300)
         if fc.network_.stream is not None:
             pre, layer = fc.preprocessor_, fc.network_.stream
             scaled = np.asarray(pre.normalize(values[None]))[0]  # (N, F)
