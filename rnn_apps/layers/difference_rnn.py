@@ -79,13 +79,18 @@ class DifferenceRNN(keras.layers.Layer):
             width = self.units
         self.head.build((None, self.units))
 
-    def _run(self, x: Any, training: bool | None = None) -> tuple[Any, Any]:
-        # (B, L, F) -> forecast (B, H, T), state (B, S)
+    def _hidden(self, x: Any, training: bool | None = None) -> tuple[Any, list[Any]]:
+        # (B, L, F) -> the top layer's outputs (B, L - 1, U), every layer's final states
         h = x[:, 1:] - x[:, :-1]  # (B, L - 1, F)
         states = []
         for rnn in self.rnns:
             h, *s = rnn(h, training=training)  # (B, L - 1, U), states (B, U) each
             states += s
+        return h, states
+
+    def _run(self, x: Any, training: bool | None = None) -> tuple[Any, Any]:
+        # (B, L, F) -> forecast (B, H, T), state (B, S)
+        h, states = self._hidden(x, training)
         return self._forecast(h[:, -1], x[:, -1]), ops.concatenate([x[:, -1], *states], -1)
 
     def _forecast(self, top: Any, last: Any) -> Any:
@@ -104,9 +109,7 @@ class DifferenceRNN(keras.layers.Layer):
     def forecasts(self, x: Any) -> Any:
         """The forecast after every observation from the second on, what `encode` and then
         `step` give along the way (a backtest of a stream): x (B, L, F) -> (B, L - 1, H, T)."""
-        h = x[:, 1:] - x[:, :-1]  # (B, L - 1, F)
-        for rnn in self.rnns:
-            h = rnn(h, training=False)[0]  # (B, L - 1, U)
+        h = self._hidden(x, training=False)[0]  # (B, L - 1, U)
         y = ops.reshape(self.head(h), (-1, ops.shape(h)[1], self.horizon, self.num_targets))
         return y + x[:, 1:, None, : self.num_targets]
 

@@ -224,10 +224,11 @@ class Forecaster(Task):
             "check the data's units"
         )
         batch_msg = f"at most {MAX_BATCH_WINDOWS} windows per request; split the batch"
-        dims = {
-            "window": f"lookback, features {pre.columns}",
-            "observation": f"features {pre.columns}",
-            "state": "state size" if stream else f"lookback, features {pre.columns}",
+        window_dims = (f"lookback, features {pre.columns}", "steps, features")
+        dims = {  # name -> (its axes after the batch, what the error calls the axes it got)
+            "window": window_dims,
+            "observation": (f"features {pre.columns}", "features"),
+            "state": ("state size", "state size") if stream else window_dims,
         }
 
         def checked(x: Any, name: str, shape: list[int]) -> Any:
@@ -235,12 +236,12 @@ class Forecaster(Task):
             # folds checks on static shapes: hide the static shape from the check, then
             # restore it.
             dynamic = tf.raw_ops.PlaceholderWithDefault(input=x, shape=[None] * len(shape))
-            got = dims[name].split(" [")[0].replace("lookback", "steps")
+            want, got = dims[name]
             check = tf.debugging.assert_equal(
                 tf.shape(dynamic)[1:],
                 tf.constant(shape[1:]),
                 message=f"{name} must have shape [batch, {', '.join(map(str, shape[1:]))}] "
-                f"= [batch, {dims[name]}]; got [{got}] =",
+                f"= [batch, {want}]; got [{got}] =",
             )
             cap = tf.debugging.assert_less_equal(
                 tf.shape(dynamic)[0], tf.constant(MAX_BATCH_WINDOWS), message=batch_msg
