@@ -49,7 +49,7 @@ def test_train_learns_from_an_unlabelled_text_file(tmp_path, capsys):
     texts.write_text("the dog runs\nthe dog sleeps\n" * 10, encoding="utf-8")
     out = tmp_path / "run"
     argv = ["tag", "train", "--data", str(data), "--unlabelled", str(texts), "--epochs", "1",
-            "--units", "4", "--output-dir", str(out), "--json"]  # fmt: skip
+            "--units", "4", "--no-export", "--output-dir", str(out), "--json"]  # fmt: skip
     assert main(argv) == 0, capsys.readouterr().err[-2000:]
     report = json.loads(capsys.readouterr().out)
     assert report["unlabelled"]["texts"] == 20 and report["unlabelled"]["words_added"] == 2
