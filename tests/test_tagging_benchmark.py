@@ -43,3 +43,22 @@ def test_feature_logreg_tags_an_unseen_word_from_its_context(bench):
     assert pred == [["DET", "NOUN", "VERB", "PUNCT"]] and seconds >= 0
     assert bench._shape("McDonald's-2") == "XxXx'x"  # classes collapsed, cut at 6
     assert bench._shape("1990s") == "dx"
+
+
+def test_seed_ensemble_takes_the_arg_max_of_the_mean_probabilities():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "tagging_seeds", BENCHMARKS / "tagging_ud_ewt_seeds.py"
+        )
+        seeds = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(seeds)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    import numpy as np
+
+    # Two members disagree on the second token; the surer one wins the mean.
+    a = [np.array([[0.9, 0.1], [0.45, 0.55]])]
+    b = [np.array([[0.8, 0.2], [0.9, 0.1]])]
+    assert seeds.ensemble_tags([a, b], ["NOUN", "VERB"]) == [["NOUN", "NOUN"]]
+    assert seeds.ensemble_tags([a], ["NOUN", "VERB"]) == [["NOUN", "VERB"]]
