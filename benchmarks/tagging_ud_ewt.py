@@ -118,6 +118,14 @@ def _scores(gold, pred, test, train_words) -> dict[str, Any]:
             "num_unseen_tokens": n}  # fmt: skip
 
 
+def imdb_unlabelled(data_dir: str | None) -> list[str]:
+    """The 50,000 unlabelled IMDB reviews as plain texts (`<br />` -> space)."""
+    from rnn_apps.data.imdb import load_imdb
+
+    reviews = load_imdb(data_dir, splits=("unsup",))["unsup"]["text"]
+    return reviews.str.replace("<br />", " ", regex=False).tolist()
+
+
 def serving_speed(export_dir: Path, test) -> dict[str, Any]:
     """Tokens/s of the SavedModel's `tag` signature in batches of 64 sentences, and the
     latency of one sentence."""
@@ -250,12 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.max_train_sentences:
         train = train[: args.max_train_sentences]
-    unlabelled = None
-    if args.unlabelled == "imdb":
-        from rnn_apps.data.imdb import load_imdb
-
-        reviews = load_imdb(args.data_dir, splits=("unsup",))["unsup"]["text"]
-        unlabelled = reviews.str.replace("<br />", " ", regex=False).tolist()
+    unlabelled = imdb_unlabelled(args.data_dir) if args.unlabelled == "imdb" else None
     gold = [s.tags for s in test]
     train_words = {w.lower() for s in train for w in s.tokens}
     result: dict[str, Any] = {

@@ -25,12 +25,14 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # the harness, when im
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import provenance, recorded_command, result_path, write_result  # noqa: E402
-from tagging_ud_ewt import _scores  # noqa: E402
+from tagging_ud_ewt import _scores, imdb_unlabelled  # noqa: E402
 
 
 def token_probabilities(tagger: Any, sentences: Sequence[Any]) -> list[np.ndarray]:
     """Per sentence, the softmax of the tagger's scores: (T, K) float for a sentence of T
     tokens, in the order given (batches of 64 sentences of similar length)."""
+    from keras import ops
+
     from rnn_apps.tasks.tagging.inference import _padded
 
     pre, core = tagger.preprocessor_, tagger.model_.core
@@ -38,9 +40,8 @@ def token_probabilities(tagger: Any, sentences: Sequence[Any]) -> list[np.ndarra
     out: list[np.ndarray] = [np.zeros((0, 0))] * len(sentences)
     for lo in range(0, len(sentences), 64):
         idx = order[lo : lo + 64]
-        scores = np.asarray(core(pre(_padded([sentences[i].tokens for i in idx])), training=False))
-        e = np.exp(scores - scores.max(-1, keepdims=True))  # (B, T, K)
-        p = e / e.sum(-1, keepdims=True)
+        scores = core(pre(_padded([sentences[i].tokens for i in idx])), training=False)
+        p = ops.convert_to_numpy(ops.softmax(scores, axis=-1))  # (B, T, K)
         for row, i in enumerate(idx):
             out[i] = p[row, : len(sentences[i].tokens)]
     return out
@@ -65,14 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.monotonic()
 
     from rnn_apps.data.conllu import load_ud_ewt
-    from rnn_apps.data.imdb import load_imdb
     from rnn_apps.tasks.tagging import Tagger, TaggingConfig
 
     train, dev, test = (
         load_ud_ewt(s, column="upos", data_dir=args.data_dir) for s in ("train", "dev", "test")
     )
-    reviews = load_imdb(args.data_dir, splits=("unsup",))["unsup"]["text"]
-    unlabelled = reviews.str.replace("<br />", " ", regex=False).tolist()
+    unlabelled = imdb_unlabelled(args.data_dir)
     train_words = {w.lower() for s in train for w in s.tokens}
     splits = {"dev": dev, "test": test}
     result: dict[str, Any] = {

@@ -13,15 +13,21 @@ from rnn_apps.data.conllu import TaggedSentence
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+def _load(script: str):
+    """A benchmark script as a module (its harness imports resolve from benchmarks/)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(Path(script).stem, BENCHMARKS / script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCHMARKS))
-    path = BENCHMARKS / "tagging_ud_ewt.py"
-    spec = importlib.util.spec_from_file_location("tagging_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(BENCHMARKS))
+    return _load("tagging_ud_ewt.py")
 
 
 TRAIN = [
@@ -46,16 +52,9 @@ def test_feature_logreg_tags_an_unseen_word_from_its_context(bench):
 
 
 def test_seed_ensemble_takes_the_arg_max_of_the_mean_probabilities():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "tagging_seeds", BENCHMARKS / "tagging_ud_ewt_seeds.py"
-        )
-        seeds = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(seeds)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
     import numpy as np
+
+    seeds = _load("tagging_ud_ewt_seeds.py")
 
     # Two members disagree on the second token; the surer one wins the mean.
     a = [np.array([[0.9, 0.1], [0.45, 0.55]])]
